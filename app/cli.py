@@ -1,0 +1,303 @@
+"""The ``signpost`` command for operators. Every subcommand has ``--help``.
+
+A problem with the settings, the keys or the database ends the command with one line on
+standard error and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from app import database
+from app.crypto.keyring import Keyring, KeyringError, check_key_permissions, key_versions, write_new_key
+from app.settings import Settings, SettingsError, load_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_PROBLEM = 1
+EXIT_CONFIG = 2
+
+
+def fail(message: str, code: int = EXIT_PROBLEM) -> None:
+    click.echo(f"signpost: {message}", err=True)
+    raise SystemExit(code)
+
+
+def operator_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors an operator can fix into one line each."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except SettingsError as exc:
+            for problem in exc.problems:
+                click.echo(f"signpost: configuration: {problem}", err=True)
+            raise SystemExit(EXIT_CONFIG) from None
+        except (KeyringError, database.DatabaseError) as exc:
+            fail(str(exc))
+            raise  # unreachable: fail() exits
+
+    return wrapper
+
+
+def run(coroutine: Coroutine[Any, Any, R]) -> R:
+    return asyncio.run(coroutine)
+
+
+def open_keyring(settings: Settings) -> Keyring:
+    """The keyring; in development the first key is created on first use."""
+    return Keyring(settings.keys_dir, create=not settings.production)
+
+
+async def _connect(settings: Settings) -> Any:
+    engine = database.make_engine(settings.database)
+    database.use_engine(engine)
+    if not await database.ping(engine):
+        raise database.DatabaseError(f"cannot reach the database ({settings.database.describe()})")
+    return engine
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Signpost: who else is working with a child, and how to reach them."""
+
+
+@main.command()
+@operator_errors
+def migrate() -> None:
+    """Apply pending database migrations (refuses a database from a newer Signpost)."""
+    settings = load_settings()
+
+    async def go() -> list[str]:
+        engine = await _connect(settings)
+        try:
+            return await database.migrate()
+        finally:
+            await database.close(engine)
+
+    if settings.database.kind == "sqlite" and settings.database.sqlite_path is not None:
+        settings.database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        database.prepare_sqlite_file(settings.database.sqlite_path)
+    applied = run(go())
+    if applied:
+        click.echo(f"Applied {len(applied)} migration(s) to {settings.database.describe()}.")
+    else:
+        click.echo(f"{settings.database.describe()} is up to date.")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
+)
+@operator_errors
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve Signpost over HTTP (put TLS in front of it in production)."""
+    import uvicorn
+
+    settings = load_settings()
+    open_keyring(settings)
+
+    async def preflight() -> database.MigrationState:
+        engine = await _connect(settings)
+        try:
+            return await database.migration_state()
+        finally:
+            await database.close(engine)
+
+    state = run(preflight())
+    if state.unknown:
+        fail("the database was migrated by a newer Signpost; upgrade Signpost first")
+    if state.pending:
+        fail(f"{len(state.pending)} migration(s) pending: run 'signpost migrate' first")
+    click.echo(f"Signpost serving {settings.origin} on http://{host}:{port} ({settings.database.describe()})")
+    uvicorn.run(
+        "app.main:asgi_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        server_header=False,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+@main.command()
+@click.option("--children", default=3000, show_default=True, type=click.IntRange(0, 50_000_000))
+@click.option("--seed", "seed_value", default=1, show_default=True, type=click.IntRange(0, 2**31))
+@click.option("--authorities", default=1, show_default=True, type=click.IntRange(1, 500))
+@click.option("--as-of", "as_of", default=None, help="Date the ages are counted from (YYYY-MM-DD).")
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--workers", default=os.cpu_count() or 1, show_default="CPU count", type=click.IntRange(1, 64))
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@operator_errors
+def seed(
+    children: int,
+    seed_value: int,
+    authorities: int,
+    as_of: str | None,
+    batch_size: int,
+    workers: int,
+    progress: bool | None,
+) -> None:
+    """Load synthetic demo data: the same children for the same --seed and --as-of."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from app.seed.service import SeedError, ensure_authorities, make_plan, seed_children
+
+    settings = load_settings()
+    if settings.production:
+        fail("seed loads synthetic data and is refused in production")
+    try:
+        reference = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
+    except ValueError:
+        fail("--as-of must be a date like 2026-01-31")
+        return
+    open_keyring(settings)
+
+    async def prepare() -> list[Any]:
+        engine = await _connect(settings)
+        try:
+            state = await database.migration_state()
+            if not state.current:
+                raise database.DatabaseError("the database is not migrated: run 'signpost migrate' first")
+            return await ensure_authorities(seed_value, authorities, children)
+        finally:
+            await database.close(engine)
+
+    contexts = run(prepare())
+    plan = make_plan(settings.keys_dir, contexts, reference, source="synthetic")
+    show = sys.stderr.isatty() if progress is None else progress
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=not show,
+    ) as bar:
+        task = bar.add_task("Seeding children", total=children)
+        try:
+            result = seed_children(
+                settings.database,
+                plan,
+                seed=seed_value,
+                children=children,
+                batch_size=batch_size,
+                workers=workers,
+                on_progress=lambda n: bar.advance(task, n),
+            )
+        except SeedError as exc:
+            fail(str(exc))
+            return
+    click.echo(
+        f"Seeded {result.children} children in {authorities} authorit{'y' if authorities == 1 else 'ies'} "
+        f"in {result.seconds:.1f} s ({result.rate:,.0f} children/s)."
+    )
+
+
+@main.command()
+@operator_errors
+def check() -> None:
+    """Validate the configuration, keys and database, and print what is wrong."""
+    problems: list[str] = []
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            click.echo(f"configuration: {problem}")
+        raise SystemExit(EXIT_CONFIG) from None
+    click.echo(f"environment: {settings.env}")
+    click.echo(f"origin: {settings.origin} (WebAuthn RP ID {settings.rp_id})")
+    click.echo(f"database: {settings.database.describe()}")
+    versions = key_versions(settings.keys_dir)
+    if not versions:
+        problems.append(f"keys: no root key in {settings.keys_dir}")
+    else:
+        try:
+            Keyring(settings.keys_dir)
+            click.echo(f"keys: {len(versions)} root key version(s) in {settings.keys_dir}")
+        except KeyringError as exc:
+            problems.append(f"keys: {exc}")
+        problems += [f"keys: {p}" for p in check_key_permissions(settings.keys_dir)]
+
+    async def probe() -> None:
+        engine = database.make_engine(settings.database)
+        database.use_engine(engine)
+        try:
+            if not await database.ping(engine):
+                problems.append(f"database: cannot reach {settings.database.describe()}")
+                return
+            state = await database.migration_state()
+            if state.unknown:
+                problems.append("database: migrated by a newer Signpost")
+            elif state.pending:
+                problems.append(f"database: {len(state.pending)} migration(s) pending")
+            else:
+                click.echo(f"database: reachable, {len(state.applied)} migration(s) applied")
+        finally:
+            await database.close(engine)
+
+    run(probe())
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise SystemExit(EXIT_PROBLEM)
+    click.echo("All checks passed.")
+
+
+@main.group()
+def keys() -> None:
+    """Manage the root keys that encrypt personal fields."""
+
+
+@keys.command("init")
+@operator_errors
+def keys_init() -> None:
+    """Create the first root key (production deployments; development creates one itself)."""
+    settings = load_settings()
+    if key_versions(settings.keys_dir):
+        fail(f"{settings.keys_dir} already holds a root key; use 'signpost keys rotate'")
+    path = write_new_key(settings.keys_dir, 1)
+    click.echo(f"Created root key {path}. Back it up apart from the database.")
+
+
+@keys.command("rotate")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@operator_errors
+def keys_rotate(batch_size: int) -> None:
+    """Re-encrypt and re-index every row under a new root key, then delete the old key.
+
+    Resumable: if interrupted, run it again and it carries on where it stopped.
+    """
+    from app.crypto.rotation import rotate
+
+    settings = load_settings()
+    keyring = open_keyring(settings)
+
+    async def go() -> Any:
+        engine = await _connect(settings)
+        try:
+            state = await database.migration_state()
+            if not state.current:
+                raise database.DatabaseError("the database is not migrated: run 'signpost migrate' first")
+            return await rotate(keyring, batch_size=batch_size, on_batch=lambda t, n: None)
+        finally:
+            await database.close(engine)
+
+    result = run(go())
+    click.echo(
+        f"Rotated to root key version {result.version}: {result.rows} row(s) re-encrypted; "
+        f"retired version(s) {', '.join(map(str, result.retired)) or 'none'}."
+    )

@@ -1,0 +1,130 @@
+"""The database engine, Signpost's migrations, and the checks that guard starting the service.
+
+Piccolo owns the schema and its migrations (the top-level ``migrations/`` folder). The same
+tables run on an embedded SQLite file or on PostgreSQL, chosen by ``SIGNPOST_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from piccolo.apps.migrations.commands.base import BaseMigrationManager
+from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+import app.piccolo_conf
+from app.piccolo_app import APP_CONFIG, MIGRATIONS_DIR
+from app.records.tables import TABLES
+from app.settings import DatabaseUrl
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+# Piccolo's migration machinery finds its configuration through this variable.
+os.environ.setdefault("PICCOLO_CONF", "app.piccolo_conf")
+
+
+class DatabaseError(Exception):
+    """The database cannot be used; the message is one line, fit for an operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationState:
+    applied: list[str]
+    pending: list[str]
+    unknown: list[str]  # applied to the database but not known to this code: a newer version
+
+    @property
+    def current(self) -> bool:
+        return not self.pending and not self.unknown
+
+
+def make_engine(database: DatabaseUrl) -> Engine:
+    if database.kind == "sqlite":
+        if database.sqlite_path is None:
+            raise DatabaseError("no SQLite path")
+        database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteEngine(path=str(database.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+    return PostgresEngine(config={"dsn": database.dsn})
+
+
+def use_engine(engine: Engine) -> None:
+    """Bind every Signpost table, and Piccolo's migration table, to ``engine``."""
+    app.piccolo_conf.DB = engine  # type: ignore[assignment]
+    for table in [*TABLES, Migration]:
+        table._meta.db = engine
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Write-ahead logging, set once on the file: readers never block the writer."""
+    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+    finally:
+        connection.close()
+
+
+def known_migrations() -> list[str]:
+    modules = BaseMigrationManager().get_migration_modules(str(MIGRATIONS_DIR))
+    return sorted(modules)
+
+
+async def migration_state() -> MigrationState:
+    try:
+        if not await Migration.table_exists().run():
+            applied: list[str] = []
+        else:
+            applied = await Migration.get_migrations_which_ran(app_name=APP_CONFIG.app_name)
+    except Exception as exc:  # any driver error: report it in one line
+        raise DatabaseError(f"cannot read the database: {type(exc).__name__}: {exc}") from None
+    known = known_migrations()
+    return MigrationState(
+        applied=applied,
+        pending=[m for m in known if m not in applied],
+        unknown=[m for m in applied if m not in known],
+    )
+
+
+async def migrate() -> list[str]:
+    """Apply every pending migration; return the IDs applied. Refuses a newer database."""
+    state = await migration_state()
+    if state.unknown:
+        raise DatabaseError(
+            "the database was migrated by a newer Signpost "
+            f"({len(state.unknown)} unknown migration(s)); upgrade Signpost first"
+        )
+    if not state.pending:
+        return []
+    with contextlib.redirect_stdout(io.StringIO()):  # Piccolo narrates with emoji; we report
+        result = await ForwardsMigrationManager(app_name=APP_CONFIG.app_name).run()
+    if not result.success:
+        raise DatabaseError(f"migration failed: {result.message}")
+    return state.pending
+
+
+def write_transaction(engine: Engine) -> Any:
+    """A transaction that takes the write lock at once on SQLite (no upgrade deadlocks)."""
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+async def ping(engine: Engine) -> bool:
+    try:
+        await engine.run_ddl("SELECT 1")
+    except Exception:  # any driver error means "not reachable"
+        return False
+    return True
+
+
+async def close(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()

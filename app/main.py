@@ -1,0 +1,92 @@
+"""The Litestar app factory. Every route handler is listed here; nothing registers itself."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.allowed_hosts import AllowedHostsConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader, State
+from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.static_files import create_static_files_router
+from piccolo.engine.base import Engine
+
+from app import database
+from app.crypto.keyring import Keyring
+from app.crypto.secret import app_secret
+from app.health.routes import healthz, readyz
+from app.home.routes import start_page
+from app.settings import Settings, load_settings
+from app.web.errors import EXCEPTION_HANDLERS
+from app.web.headers import csp_nonce, make_security_headers_hook
+from app.web.templating import make_template_config
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+MAX_BODY_BYTES = 1024 * 1024
+
+log = logging.getLogger("signpost")
+
+
+def cookie_name(settings: Settings, name: str) -> str:
+    """``__Host-`` cookies where the origin is https: Secure, path /, no Domain."""
+    return f"__Host-{name}" if settings.secure_cookies else name
+
+
+def create_app(settings: Settings, *, keyring: Keyring, engine: Engine) -> Litestar:
+    database.use_engine(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await database.close(engine)
+
+    template_config = make_template_config(TEMPLATES_DIR)
+    template_config.engine_instance.engine.globals["csp_nonce"] = csp_nonce  # type: ignore[union-attr]
+
+    return Litestar(
+        route_handlers=[
+            start_page,
+            healthz,
+            readyz,
+            create_static_files_router(
+                path="/static",
+                directories=[STATIC_DIR],
+                cache_control=CacheControlHeader(max_age=3600, public=True),
+                include_in_schema=False,
+            ),
+        ],
+        state=State({"settings": settings, "keyring": keyring, "engine": engine}),
+        template_config=template_config,
+        plugins=[HTMXPlugin()],
+        request_class=HTMXRequest,
+        csrf_config=CSRFConfig(
+            secret=app_secret(settings),
+            cookie_name=cookie_name(settings, "csrftoken"),
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            cookie_samesite="strict",
+            header_name="x-csrftoken",
+        ),
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts)),
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[make_security_headers_hook(production=settings.production)],
+        lifespan=[lifespan],
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=None,
+        debug=settings.debug and not settings.production,
+    )
+
+
+def asgi_app() -> Litestar:
+    """Factory for ``signpost serve`` workers: settings, keys and engine from the environment."""
+    settings = load_settings()
+    keyring = Keyring(settings.keys_dir, create=not settings.production)
+    return create_app(settings, keyring=keyring, engine=database.make_engine(settings.database))

@@ -1,0 +1,17 @@
+"""The Piccolo app that owns Signpost's tables and the top-level ``migrations/`` folder."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from app.records.tables import TABLES
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+APP_CONFIG = AppConfig(
+    app_name="signpost",
+    migrations_folder_path=str(MIGRATIONS_DIR),
+    table_classes=list(TABLES),
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,195 @@
+"""Signpost's settings: read once from ``SIGNPOST_*`` environment variables into a frozen object.
+
+Every problem is collected and reported together, one line each, so that ``signpost check`` and a
+refused start say everything that is wrong at once. Nothing here logs or prints a secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+Environment = Literal["development", "production"]
+
+MAX_SETTING_LENGTH = 2048
+_SAFE_TEXT = re.compile(r"^[\x21-\x7e]*$")  # printable ASCII, no spaces or control characters
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+#: Settings that make a deployment weaker and are refused in production.
+DEVELOPMENT_ONLY = ("SIGNPOST_DEBUG",)
+
+
+class SettingsError(Exception):
+    """The environment does not describe a service that can start. ``problems`` lists why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUrl:
+    """A parsed ``SIGNPOST_DATABASE_URL``: either an SQLite file or a PostgreSQL DSN."""
+
+    kind: Literal["sqlite", "postgres"]
+    sqlite_path: Path | None = None
+    dsn: str | None = None
+
+    def describe(self) -> str:
+        """A description safe to print: the SQLite path, or the PostgreSQL host and database."""
+        if self.kind == "sqlite":
+            return f"SQLite at {self.sqlite_path}"
+        parts = urlsplit(self.dsn or "")
+        return f"PostgreSQL at {parts.hostname}:{parts.port or 5432}{parts.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    env: Environment
+    data_dir: Path
+    database: DatabaseUrl
+    origin: str
+    rp_id: str
+    allowed_hosts: tuple[str, ...]
+    keys_dir: Path
+    secret_key: str | None = field(repr=False)
+    debug: bool
+    log_level: str
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are ``Secure`` and ``__Host-`` prefixed wherever the origin is https."""
+        return self.origin.startswith("https://")
+
+
+def _text(env: Mapping[str, str], name: str, default: str, problems: list[str]) -> str:
+    value = env.get(name, default)
+    if len(value) > MAX_SETTING_LENGTH:
+        problems.append(f"{name} is longer than {MAX_SETTING_LENGTH} characters")
+        return default
+    if not _SAFE_TEXT.match(value):
+        problems.append(f"{name} contains spaces or control characters")
+        return default
+    return value
+
+
+def _parse_database_url(value: str, data_dir: Path, problems: list[str]) -> DatabaseUrl:
+    if value == "":
+        return DatabaseUrl(kind="sqlite", sqlite_path=data_dir / "signpost.sqlite3")
+    if value.startswith("sqlite:///"):
+        path = value.removeprefix("sqlite:///")
+        if not path or "\x00" in path:
+            problems.append("SIGNPOST_DATABASE_URL names no SQLite file (use sqlite:///path/to/file)")
+            return DatabaseUrl(kind="sqlite", sqlite_path=data_dir / "signpost.sqlite3")
+        return DatabaseUrl(kind="sqlite", sqlite_path=Path(path))
+    if value.startswith(("postgresql://", "postgres://")):
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # raises ValueError on a malformed port
+        except ValueError:
+            problems.append("SIGNPOST_DATABASE_URL is not a valid postgresql:// URL")
+            return DatabaseUrl(kind="sqlite", sqlite_path=data_dir / "signpost.sqlite3")
+        if not parts.hostname or not parts.path.strip("/"):
+            problems.append("SIGNPOST_DATABASE_URL must name a host and a database")
+        return DatabaseUrl(kind="postgres", dsn=value)
+    problems.append("SIGNPOST_DATABASE_URL must start with sqlite:/// or postgresql://")
+    return DatabaseUrl(kind="sqlite", sqlite_path=data_dir / "signpost.sqlite3")
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise :class:`SettingsError` listing every problem."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+
+    env_name = _text(env, "SIGNPOST_ENV", "development", problems)
+    if env_name not in ("development", "production"):
+        problems.append("SIGNPOST_ENV must be 'development' or 'production'")
+        env_name = "production"  # judge the rest by the stricter rules
+    environment: Environment = "production" if env_name == "production" else "development"
+
+    data_dir = Path(_text(env, "SIGNPOST_DATA_DIR", "var", problems))
+    database = _parse_database_url(_text(env, "SIGNPOST_DATABASE_URL", "", problems), data_dir, problems)
+
+    origin = _text(env, "SIGNPOST_ORIGIN", "http://localhost:8000", problems).rstrip("/")
+    parts = urlsplit(origin)
+    try:
+        origin_host = (parts.hostname or "").lower()
+        _ = parts.port
+    except ValueError:
+        origin_host = ""
+    if parts.scheme not in ("http", "https") or not origin_host or parts.path or parts.query:
+        problems.append("SIGNPOST_ORIGIN must be a scheme and host only, e.g. https://signpost.example")
+    elif environment == "production" and parts.scheme != "https" and not _is_local(origin_host):
+        problems.append("SIGNPOST_ORIGIN must use https in production (localhost aside)")
+
+    rp_id = _text(env, "SIGNPOST_RP_ID", origin_host or "localhost", problems).lower()
+    if not _HOSTNAME.match(rp_id):
+        problems.append("SIGNPOST_RP_ID must be a host name, e.g. signpost.example")
+    elif origin_host and origin_host != rp_id and not origin_host.endswith("." + rp_id):
+        problems.append("SIGNPOST_RP_ID must be the origin's host or a parent domain of it")
+
+    extra_hosts = [
+        h.strip().lower() for h in _text(env, "SIGNPOST_ALLOWED_HOSTS", "", problems).split(",") if h.strip()
+    ]
+    for host in extra_hosts:
+        if not _HOSTNAME.match(host.removeprefix("*.")) and not _is_local(host):
+            problems.append(f"SIGNPOST_ALLOWED_HOSTS has an entry that is not a host name: {host!r}")
+    allowed = tuple(dict.fromkeys([origin_host, *extra_hosts] if origin_host else extra_hosts))
+
+    keys_dir = Path(_text(env, "SIGNPOST_KEYS_DIR", str(data_dir / "keys"), problems))
+
+    secret_key = env.get("SIGNPOST_SECRET_KEY")
+    if secret_key is not None and (len(secret_key) < 32 or len(secret_key) > 512):
+        problems.append("SIGNPOST_SECRET_KEY must be 32 to 512 characters long")
+        secret_key = None
+    if environment == "production" and not secret_key:
+        problems.append("SIGNPOST_SECRET_KEY is required in production")
+
+    debug_value = _text(env, "SIGNPOST_DEBUG", "0", problems).lower()
+    if debug_value not in ("0", "1", "true", "false", "yes", "no"):
+        problems.append("SIGNPOST_DEBUG must be 0 or 1")
+    debug = debug_value in ("1", "true", "yes")
+    for name in DEVELOPMENT_ONLY:
+        if environment == "production" and env.get(name, "0").lower() in ("1", "true", "yes"):
+            problems.append(f"{name} is a development-only setting and is refused in production")
+
+    log_level = _text(env, "SIGNPOST_LOG_LEVEL", "INFO", problems).upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append("SIGNPOST_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        log_level = "INFO"
+
+    if problems:
+        raise SettingsError(problems)
+    return Settings(
+        env=environment,
+        data_dir=data_dir,
+        database=database,
+        origin=origin,
+        rp_id=rp_id,
+        allowed_hosts=allowed,
+        keys_dir=keys_dir,
+        secret_key=secret_key,
+        debug=debug,
+        log_level=log_level,
+    )

@@ -1,0 +1,83 @@
+"""Error responses: a page in the service's layout for people, problem details for programs.
+
+No stack trace, exception text or request data ever reaches the response; a 500 is logged with
+its traceback on the server (the log holds no request bodies, so no personal data).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions.http_exceptions import NotFoundException
+from litestar.response import Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("signpost.errors")
+
+TITLES: dict[int, tuple[str, str]] = {
+    400: ("There is a problem with the request", "Check what you entered and try again."),
+    401: ("You need to sign in", "Sign in with your security key to use this page."),
+    403: (
+        "You cannot use this page",
+        "Your account does not allow this. If you think it should, contact your local Signpost team.",
+    ),
+    404: ("Page not found", "If you typed the web address, check it is correct."),
+    405: ("This page cannot be used that way", "Go back and try again."),
+    413: ("What you sent is too large", "Send a smaller file or less text."),
+    429: ("You have made too many requests", "Wait a few minutes, then try again."),
+    500: (
+        "Sorry, there is a problem with the service",
+        "Try again later. Nothing you entered has been saved.",
+    ),
+    503: ("Sorry, the service is unavailable", "Try again later. Nothing you entered has been saved."),
+}
+
+
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/healthz", "/readyz")):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(request: Request[Any, Any, Any], status_code: int) -> Response[Any]:
+    title, message = TITLES.get(status_code, TITLES[400] if status_code < 500 else TITLES[500])
+    if wants_json(request):
+        return Response(
+            content={"type": "about:blank", "title": title, "status": status_code},
+            status_code=status_code,
+            media_type="application/problem+json",
+        )
+    return Template(
+        template_name="errors/error.html",
+        context={"status_code": status_code, "title": title, "message": message},
+        status_code=status_code,
+        media_type=MediaType.HTML,
+    )
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    response = error_response(request, exc.status_code)
+    for name in ("Retry-After", "Allow"):
+        value = (exc.headers or {}).get(name)
+        if value:
+            response.headers[name] = value
+    return response
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    return error_response(request, HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    HTTPException: http_exception_handler,
+    NotFoundException: http_exception_handler,
+    NotAuthorizedException: http_exception_handler,
+    PermissionDeniedException: http_exception_handler,
+    Exception: internal_error_handler,
+}
