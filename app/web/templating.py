@@ -1,0 +1,43 @@
+"""The Jinja environment that renders every Signpost page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+)
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+
+#: The package of GOV.UK Frontend macros, which is also the prefix their own imports expect.
+GOVUK_MACROS = "govuk_frontend_jinja"
+
+
+def make_template_config(templates_dir: Path) -> TemplateConfig[JinjaTemplateEngine]:
+    """Templates from ``templates_dir``, plus the GOV.UK Frontend macros under their own prefix.
+
+    Autoescape is on for every template, whatever its extension. Undefined values render empty, as
+    Jinja's default: the GOV.UK macros (ports of Nunjucks) rely on missing options being empty, and
+    every page our tests render passes the page checks in tests/pagecheck.py. The macros
+    are imported by their package's own paths, e.g.
+    ``{% from "govuk_frontend_jinja/components/button/macro.html" import govukButton %}``.
+    Litestar's engine adds the ``csrf_token()``, ``url_for()`` and ``url_for_static_asset()``
+    globals; each response adds ``request`` and ``csrf_input`` (markup: use ``|safe``) to the context.
+    """
+    environment = Environment(
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(templates_dir),
+                PrefixLoader({GOVUK_MACROS: PackageLoader(GOVUK_MACROS)}),
+            ]
+        ),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
