@@ -98,9 +98,7 @@ def migrate() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
-)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 @operator_errors
 def serve(host: str, port: int, workers: int) -> None:
     """Serve Signpost over HTTP (put TLS in front of it in production)."""
@@ -112,7 +110,10 @@ def serve(host: str, port: int, workers: int) -> None:
     async def preflight() -> database.MigrationState:
         engine = await _connect(settings)
         try:
-            return await database.migration_state()
+            state = await database.migration_state()
+            if state.current:
+                await database.ensure_indexes()
+            return state
         finally:
             await database.close(engine)
 

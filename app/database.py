@@ -28,6 +28,9 @@ from app.settings import DatabaseUrl
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
+#: Piccolo's engines are generic in their transaction type; Signpost uses either.
+AnyEngine = Engine[Any]
+
 # Piccolo's migration machinery finds its configuration through this variable.
 os.environ.setdefault("PICCOLO_CONF", "app.piccolo_conf")
 
@@ -47,7 +50,7 @@ class MigrationState:
         return not self.pending and not self.unknown
 
 
-def make_engine(database: DatabaseUrl) -> Engine:
+def make_engine(database: DatabaseUrl) -> AnyEngine:
     if database.kind == "sqlite":
         if database.sqlite_path is None:
             raise DatabaseError("no SQLite path")
@@ -56,11 +59,11 @@ def make_engine(database: DatabaseUrl) -> Engine:
     return PostgresEngine(config={"dsn": database.dsn})
 
 
-def use_engine(engine: Engine) -> None:
+def use_engine(engine: AnyEngine) -> None:
     """Bind every Signpost table, and Piccolo's migration table, to ``engine``."""
     app.piccolo_conf.DB = engine  # type: ignore[assignment]
     for table in [*TABLES, Migration]:
-        table._meta.db = engine
+        table._meta.db = engine  # type: ignore[attr-defined]
 
 
 def prepare_sqlite_file(path: Path) -> None:
@@ -102,22 +105,35 @@ async def migrate() -> list[str]:
             f"({len(state.unknown)} unknown migration(s)); upgrade Signpost first"
         )
     if not state.pending:
+        await ensure_indexes()
         return []
     with contextlib.redirect_stdout(io.StringIO()):  # Piccolo narrates with emoji; we report
         result = await ForwardsMigrationManager(app_name=APP_CONFIG.app_name).run()
     if not result.success:
         raise DatabaseError(f"migration failed: {result.message}")
+    await ensure_indexes()
     return state.pending
 
 
-def write_transaction(engine: Engine) -> Any:
+async def ensure_indexes() -> list[str]:
+    """Create any declared index that is missing (e.g. after an interrupted bulk load)."""
+    created = []
+    for table in TABLES:
+        for column in table._meta.columns:
+            if column._meta.index:
+                await table.create_index([column], if_not_exists=True).run()  # type: ignore[no-untyped-call]
+                created.append(table._get_index_name([column._meta.db_column_name]))
+    return created
+
+
+def write_transaction(engine: AnyEngine) -> Any:
     """A transaction that takes the write lock at once on SQLite (no upgrade deadlocks)."""
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
     return engine.transaction()
 
 
-async def ping(engine: Engine) -> bool:
+async def ping(engine: AnyEngine) -> bool:
     try:
         await engine.run_ddl("SELECT 1")
     except Exception:  # any driver error means "not reachable"
@@ -125,6 +141,15 @@ async def ping(engine: Engine) -> bool:
     return True
 
 
-async def close(engine: Engine) -> None:
+#: Connections per worker process; several workers share one PostgreSQL server.
+POOL_MAX_SIZE = 10
+
+
+async def open_pool(engine: AnyEngine) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=POOL_MAX_SIZE)
+
+
+async def close(engine: AnyEngine) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()

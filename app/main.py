@@ -13,11 +13,11 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
-from piccolo.engine.base import Engine
 
 from app import database
 from app.crypto.keyring import Keyring
 from app.crypto.secret import app_secret
+from app.database import AnyEngine
 from app.health.routes import healthz, readyz
 from app.home.routes import start_page
 from app.settings import Settings, load_settings
@@ -38,18 +38,25 @@ def cookie_name(settings: Settings, name: str) -> str:
     return f"__Host-{name}" if settings.secure_cookies else name
 
 
-def create_app(settings: Settings, *, keyring: Keyring, engine: Engine) -> Litestar:
+def create_app(
+    settings: Settings, *, keyring: Keyring, engine: AnyEngine, manage_engine: bool = False
+) -> Litestar:
+    """The app; with ``manage_engine`` it opens the engine's connection pool in its own event loop
+    at start-up and closes it at shutdown (a worker process owns its engine)."""
     database.use_engine(engine)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if manage_engine:
+            await database.open_pool(engine)
         try:
             yield
         finally:
-            await database.close(engine)
+            if manage_engine:
+                await database.close(engine)
 
     template_config = make_template_config(TEMPLATES_DIR)
-    template_config.engine_instance.engine.globals["csp_nonce"] = csp_nonce  # type: ignore[union-attr]
+    template_config.engine_instance.engine.globals["csp_nonce"] = csp_nonce
 
     return Litestar(
         route_handlers=[
@@ -89,4 +96,6 @@ def asgi_app() -> Litestar:
     """Factory for ``signpost serve`` workers: settings, keys and engine from the environment."""
     settings = load_settings()
     keyring = Keyring(settings.keys_dir, create=not settings.production)
-    return create_app(settings, keyring=keyring, engine=database.make_engine(settings.database))
+    return create_app(
+        settings, keyring=keyring, engine=database.make_engine(settings.database), manage_engine=True
+    )

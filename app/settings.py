@@ -155,7 +155,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for host in extra_hosts:
         if not _HOSTNAME.match(host.removeprefix("*.")) and not _is_local(host):
             problems.append(f"SIGNPOST_ALLOWED_HOSTS has an entry that is not a host name: {host!r}")
-    allowed = tuple(dict.fromkeys([origin_host, *extra_hosts] if origin_host else extra_hosts))
+    # The Host header carries the port when the origin has one; allow both forms.
+    origin_hosts = [origin_host] if origin_host else []
+    if origin_host and parts.port:
+        origin_hosts.append(f"{origin_host}:{parts.port}")
+    allowed = tuple(dict.fromkeys([*origin_hosts, *extra_hosts]))
 
     keys_dir = Path(_text(env, "SIGNPOST_KEYS_DIR", str(data_dir / "keys"), problems))
 

@@ -46,12 +46,18 @@ def _reindex(
 ) -> dict[str, int]:
     if table is Child and dob is not None:
         return {
-            "bidx_name_dob": keyring.blind_index(NAME_DOB, name_dob_key(plain["family_name"] or "", dob), version),
-            "bidx_given_dob": keyring.blind_index(GIVEN_DOB, given_dob_key(plain["given_name"] or "", dob), version),
+            "bidx_name_dob": keyring.blind_index(
+                NAME_DOB, name_dob_key(plain["family_name"] or "", dob), version
+            ),
+            "bidx_given_dob": keyring.blind_index(
+                GIVEN_DOB, given_dob_key(plain["given_name"] or "", dob), version
+            ),
         }
     if table is FormerName and dob is not None:
         return {
-            "bidx_name_dob": keyring.blind_index(NAME_DOB, name_dob_key(plain["family_name"] or "", dob), version)
+            "bidx_name_dob": keyring.blind_index(
+                NAME_DOB, name_dob_key(plain["family_name"] or "", dob), version
+            )
         }
     return {}
 
@@ -59,7 +65,9 @@ def _reindex(
 async def _dates_of_birth(keyring: Keyring, child_ids: list[int]) -> dict[int, date]:
     rows = await Child.select(Child.id, Child.date_of_birth).where(Child.id.is_in(child_ids)).run()
     return {
-        r["id"]: date.fromisoformat(keyring.decrypt("child.date_of_birth", r["id"], bytes(r["date_of_birth"])))
+        r["id"]: date.fromisoformat(
+            keyring.decrypt("child.date_of_birth", r["id"], bytes(r["date_of_birth"]))
+        )
         for r in rows
     }
 
@@ -96,7 +104,9 @@ async def _rotate_table(
         dobs: dict[int, date] = {}
         if table is Child:
             dobs = {
-                r["id"]: date.fromisoformat(keyring.decrypt("child.date_of_birth", r["id"], bytes(r["date_of_birth"])))
+                r["id"]: date.fromisoformat(
+                    keyring.decrypt("child.date_of_birth", r["id"], bytes(r["date_of_birth"]))
+                )
                 for r in rows
             }
         elif table is FormerName:
@@ -107,7 +117,7 @@ async def _rotate_table(
                     c: None if row[c] is None else keyring.decrypt(f"{name}.{c}", row["id"], bytes(row[c]))
                     for c in columns
                 }
-                values: dict[str, Any] = {
+                values: dict[Column | str, Any] = {
                     c: None if p is None else keyring.encrypt(f"{name}.{c}", row["id"], p, target)
                     for c, p in plain.items()
                 }

@@ -172,7 +172,7 @@ async def load_child(keyring: Keyring, child_id: int) -> ChildRecord:
         given_name=plain("child", "given_name", row) or "",
         family_name=plain("child", "family_name", row) or "",
         date_of_birth=date.fromisoformat(plain("child", "date_of_birth", row) or ""),
-        gender=Gender(plain("child", "gender", row)),
+        gender=Gender(plain("child", "gender", row) or Gender.not_specified),
         address=decode_address(plain("child", "address", row)),
         local_authority_id=row["local_authority"],
         source=row["source"],

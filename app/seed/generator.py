@@ -8,6 +8,9 @@ the tables' column order.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import operator
 import random
 import unicodedata
 from dataclasses import dataclass
@@ -36,7 +39,24 @@ MAX_FORMER_NAMES = 2
 MAX_CARERS = 3
 MAX_INVOLVEMENTS = 4
 _INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
-_FAMILY_WEIGHTS = [1.0 / (rank + 8) for rank in range(len(names.FAMILY_NAMES))]
+_FAMILY_CUM_WEIGHTS = list(itertools.accumulate(1.0 / (rank + 8) for rank in range(len(names.FAMILY_NAMES))))
+_ALL_GIVEN = names.GIVEN_NAMES_FEMALE + names.GIVEN_NAMES_MALE
+_CARER_GIVEN = {True: names.GIVEN_NAMES_FEMALE, False: names.GIVEN_NAMES_MALE}
+_SENSITIVE = sorted(SENSITIVE_SERVICES)
+_OTHER_RELATIONS = list(Relationship)[2:]
+_CONSENT_BASES = list(ConsentBasis)
+_UNDER_FIVE = (ServiceType.health_visiting, ServiceType.early_help, ServiceType.social_care)
+_SCHOOL_AGE = (
+    ServiceType.school_nursing,
+    ServiceType.social_care,
+    ServiceType.early_help,
+    ServiceType.youth_work,
+    ServiceType.education,
+)
+_CARER_COUNTS = (1, 2, 3)
+_CARER_CUM_WEIGHTS = (35, 95, 100)
+_INVOLVEMENT_COUNTS = tuple(range(MAX_INVOLVEMENTS + 1))
+_INVOLVEMENT_CUM_WEIGHTS = (35, 65, 85, 95, 100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +99,17 @@ def column_names(table: type[Table]) -> list[str]:
     return [column._meta.db_column_name for column in table._meta.columns]
 
 
-_COLUMNS = {table: column_names(table) for table in (Child, FormerName, Carer, Involvement)}
+_ORDER: dict[type[Table], Any] = {
+    table: operator.itemgetter(*column_names(table)) for table in (Child, FormerName, Carer, Involvement)
+}
 
 
 def _ordered(table: type[Table], row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[name] for name in _COLUMNS[table])
+    values: tuple[Any, ...] = _ORDER[table](row)
+    return values
 
 
+@functools.lru_cache(maxsize=4096)
 def _ascii_slug(text: str) -> str:
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return "".join(ch for ch in plain.lower() if ch.isalnum())
@@ -111,7 +135,9 @@ class ChildFactory:
         rng = self.rng
         street = f"{rng.randrange(1, 240)} {rng.choice(names.STREET_STEMS)} {rng.choice(names.STREET_KINDS)}"
         lines = (street,) if rng.random() < 0.85 else (f"Flat {rng.randrange(1, 40)}", street)
-        return Address(lines=lines, town=rng.choice(authority.towns), postcode=self.postcode(authority.postcode_area))
+        return Address(
+            lines=lines, town=rng.choice(authority.towns), postcode=self.postcode(authority.postcode_area)
+        )
 
     def given_name(self, gender: Gender) -> str:
         rng = self.rng
@@ -122,26 +148,19 @@ class ChildFactory:
         return rng.choice(names.GIVEN_NAMES_ANY)
 
     def family_name(self) -> str:
-        return self.rng.choices(names.FAMILY_NAMES, weights=_FAMILY_WEIGHTS)[0]
+        return self.rng.choices(names.FAMILY_NAMES, cum_weights=_FAMILY_CUM_WEIGHTS)[0]
 
     def involvement(self, authority: AuthorityContext, age_years: int, dob: date) -> InvolvementDetails:
         rng = self.rng
         if rng.random() < 0.04 and age_years >= 11:
-            kind = rng.choice(sorted(SENSITIVE_SERVICES))
+            kind = rng.choice(_SENSITIVE)
         elif age_years < 5:
-            kind = rng.choice([ServiceType.health_visiting, ServiceType.early_help, ServiceType.social_care])
+            kind = rng.choice(_UNDER_FIVE)
+        elif rng.random() < 1 / 6:
+            kind = ServiceType.youth_justice if age_years >= 10 else ServiceType.housing
         else:
-            kind = rng.choice(
-                [
-                    ServiceType.school_nursing,
-                    ServiceType.social_care,
-                    ServiceType.early_help,
-                    ServiceType.youth_work,
-                    ServiceType.education,
-                    ServiceType.youth_justice if age_years >= 10 else ServiceType.housing,
-                ]
-            )
-        given = rng.choice(names.GIVEN_NAMES_FEMALE + names.GIVEN_NAMES_MALE)
+            kind = rng.choice(_SCHOOL_AGE)
+        given = rng.choice(_ALL_GIVEN)
         family = self.family_name()
         service = rng.choice(names.SERVICE_NAMES[kind.value])
         start = dob + timedelta(days=rng.randrange(0, max(1, (self.plan.as_of - dob).days)))
@@ -157,7 +176,7 @@ class ChildFactory:
             end_date=start + timedelta(days=rng.randrange(30, 400)) if ended else None,
             lead_professional=rng.random() < 0.15,
             assessment_undertaken=rng.random() < 0.3,
-            consent_basis=rng.choice(list(ConsentBasis)) if kind in SENSITIVE_SERVICES else None,
+            consent_basis=rng.choice(_CONSENT_BASES) if kind in SENSITIVE_SERVICES else None,
         )
 
     def child(self, authority: AuthorityContext) -> ChildDetails:
@@ -180,11 +199,11 @@ class ChildFactory:
         former: tuple[PersonName, ...] = ()
         if rng.random() < 0.03:
             former = (PersonName(given_name=self.given_name(gender), family_name=self.family_name()),)
-        carer_count = rng.choices((1, 2, 3), weights=(35, 60, 5))[0]
-        relations = [Relationship.mother, Relationship.father, rng.choice(list(Relationship)[2:])]
+        carer_count = rng.choices(_CARER_COUNTS, cum_weights=_CARER_CUM_WEIGHTS)[0]
+        relations = [Relationship.mother, Relationship.father, rng.choice(_OTHER_RELATIONS)]
         carers = tuple(
             CarerDetails(
-                name=f"{rng.choice(names.GIVEN_NAMES_FEMALE if rel is Relationship.mother else names.GIVEN_NAMES_MALE)} "
+                name=f"{rng.choice(_CARER_GIVEN[rel is Relationship.mother])} "
                 f"{family if rng.random() < 0.8 else self.family_name()}",
                 relationship=rel,
                 telephone=self.telephone(mobile=True) if rng.random() < 0.95 else None,
@@ -192,7 +211,7 @@ class ChildFactory:
             )
             for rel in relations[:carer_count]
         )
-        involvement_count = rng.choices(range(MAX_INVOLVEMENTS + 1), weights=(35, 30, 20, 10, 5))[0]
+        involvement_count = rng.choices(_INVOLVEMENT_COUNTS, cum_weights=_INVOLVEMENT_CUM_WEIGHTS)[0]
         at_school = age_years >= 4 and authority.school_ids
         return ChildDetails(
             given_name=self.given_name(gender),
@@ -204,9 +223,7 @@ class ChildFactory:
             source=self.plan.source,
             former_names=former,
             carers=carers,
-            involvements=tuple(
-                self.involvement(authority, age_years, dob) for _ in range(involvement_count)
-            ),
+            involvements=tuple(self.involvement(authority, age_years, dob) for _ in range(involvement_count)),
             education_setting_id=rng.choice(authority.school_ids) if at_school else None,
             education_start_date=dob + timedelta(days=4 * 365 + rng.randrange(0, 300)) if at_school else None,
             gp_practice_id=rng.choice(authority.gp_ids) if authority.gp_ids else None,
@@ -245,7 +262,7 @@ _worker: tuple[Keyring, SeedPlan] | None = None
 
 
 def init_worker(plan: SeedPlan) -> None:
-    global _worker  # noqa: PLW0603 -- one keyring per worker process, by design
+    global _worker
     _worker = (Keyring(plan.keys_dir), plan)
 
 

@@ -32,7 +32,7 @@ PERMISSIONS_POLICY = ", ".join(
 
 
 def nonce_for(scope: Scope | dict[str, Any]) -> str:
-    state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[arg-type]
+    state: dict[str, Any] = scope.setdefault("state", {})
     nonce = state.get(NONCE_KEY)
     if not isinstance(nonce, str):
         nonce = secrets.token_urlsafe(18)
