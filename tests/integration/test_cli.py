@@ -1,0 +1,117 @@
+"""The operator command: help everywhere, and one clear line (never a traceback) on bad input."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import env_for
+
+SIGNPOST = str(Path(sys.executable).parent / "signpost")
+SUBCOMMANDS = [
+    [],
+    ["serve"],
+    ["migrate"],
+    ["seed"],
+    ["check"],
+    ["keys"],
+    ["keys", "rotate"],
+    ["keys", "init"],
+]
+
+
+def signpost(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SIGNPOST, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    assert fragment in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "signpost")
+def test_every_subcommand_has_help(words: list[str], tmp_path: Path) -> None:
+    result = signpost(*words, "--help", env=env_for(tmp_path))
+    assert result.returncode == 0
+    assert "Usage:" in result.stdout
+
+
+def test_a_hostile_setting_stops_with_one_line(tmp_path: Path) -> None:
+    env = env_for(tmp_path, SIGNPOST_DATABASE_URL="mysql://root@evil/x", SIGNPOST_ENV="prod")
+    result = signpost("serve", env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "SIGNPOST_DATABASE_URL must start with" in result.stderr
+    assert "SIGNPOST_ENV must be" in result.stderr
+
+
+def test_production_without_secrets_refuses_to_serve(tmp_path: Path) -> None:
+    env = env_for(tmp_path, SIGNPOST_ENV="production", SIGNPOST_ORIGIN="http://signpost.example")
+    result = signpost("serve", env=env)
+    assert result.returncode == 2
+    assert "SIGNPOST_SECRET_KEY is required in production" in result.stderr
+    assert "must use https in production" in result.stderr
+
+
+def test_a_corrupt_key_file_stops_with_one_line(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "root-0001.key").write_text("this is not a key")
+    result = signpost("serve", env=env_for(tmp_path))
+    assert_one_clear_line(result, "root-0001.key is not valid base64")
+
+
+def test_serve_refuses_pending_migrations(tmp_path: Path) -> None:
+    result = signpost("serve", env=env_for(tmp_path))
+    assert_one_clear_line(result, "migration(s) pending: run 'signpost migrate' first")
+
+
+def test_serve_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    connection = sqlite3.connect(tmp_path / "signpost.sqlite3")
+    with connection:
+        connection.execute(
+            "INSERT INTO migration (name, app_name, ran_on) "
+            "VALUES ('signpost_2099_01_01t00_00_00_000000', 'signpost', '2099-01-01')"
+        )
+    connection.close()
+    assert_one_clear_line(signpost("serve", env=env), "migrated by a newer Signpost")
+    assert_one_clear_line(signpost("migrate", env=env), "newer Signpost")
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    env = env_for(tmp_path, SIGNPOST_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+    assert_one_clear_line(signpost("serve", env=env), "cannot reach the database")
+
+
+def test_check_reports_what_is_wrong_and_then_passes(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    before = signpost("check", env=env)
+    assert before.returncode == 1
+    assert "migration(s) pending" in before.stdout
+    assert "no root key" in before.stdout
+    assert signpost("migrate", env=env).returncode == 0
+    assert signpost("seed", "--children", "50", env=env).returncode == 0
+    after = signpost("check", env=env)
+    assert after.returncode == 0, after.stdout
+    assert "All checks passed." in after.stdout
+
+
+def test_seed_is_refused_in_production(tmp_path: Path) -> None:
+    env = env_for(
+        tmp_path,
+        SIGNPOST_ENV="production",
+        SIGNPOST_ORIGIN="https://signpost.example",
+        SIGNPOST_RP_ID="signpost.example",
+        SIGNPOST_SECRET_KEY="k" * 40,
+    )
+    assert_one_clear_line(signpost("seed", env=env), "refused in production")

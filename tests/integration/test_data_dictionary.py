@@ -1,0 +1,87 @@
+"""The schema is held to docs/data-dictionary.md: no column exists that the dictionary lacks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from piccolo.columns import Bytea, Varchar
+
+from app.database import AnyEngine
+from app.records import codes
+from app.records.tables import ENCRYPTED_COLUMNS, TABLES, LocalAuthority
+from app.settings import Settings
+
+DICTIONARY = Path(__file__).resolve().parents[2] / "docs" / "data-dictionary.md"
+
+
+def dictionary_rows() -> dict[tuple[str, str], tuple[str, str]]:
+    rows = {}
+    for line in DICTIONARY.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] not in ("table", "---") and not cells[0].startswith("-"):
+            rows[(cells[0], cells[1])] = (cells[2], cells[3])
+    return rows
+
+
+def code_columns() -> set[tuple[str, str]]:
+    return {(t._meta.tablename, c._meta.db_column_name) for t in TABLES for c in t._meta.columns}
+
+
+def test_the_dictionary_lists_exactly_the_tables_columns() -> None:
+    documented = set(dictionary_rows())
+    assert len(documented) > 40
+    assert code_columns() - documented == set(), "columns missing from docs/data-dictionary.md"
+    assert documented - code_columns() == set(), "dictionary rows with no column"
+
+
+def test_encrypted_columns_are_exactly_the_ones_documented_as_encrypted() -> None:
+    documented = {key for key, (stored, _) in dictionary_rows().items() if stored == "encrypted"}
+    declared = {(t._meta.tablename, c) for t, cols in ENCRYPTED_COLUMNS.items() for c in cols}
+    binary = {
+        (t._meta.tablename, c._meta.db_column_name)
+        for t in TABLES
+        for c in t._meta.columns
+        if isinstance(c, Bytea)
+    }
+    assert documented == declared == binary
+
+
+def test_plain_text_columns_carry_the_documented_bound() -> None:
+    rows = dictionary_rows()
+    for table in TABLES:
+        for column in table._meta.columns:
+            if isinstance(column, Varchar):
+                _, bound = rows[(table._meta.tablename, column._meta.db_column_name)]
+                code = re.match(r"code `(\w+)`", bound)
+                if code:  # a code list: every code must fit the column
+                    values = [v.value for v in getattr(codes, code.group(1))]
+                    assert max(map(len, values)) <= (column.length or 0), bound
+                    continue
+                match = re.match(r"(\d+)", bound)
+                assert match, (table, column)
+                assert int(match.group(1)) == column.length, (
+                    table._meta.tablename,
+                    column._meta.db_column_name,
+                )
+
+
+def test_nothing_about_a_child_is_free_text() -> None:
+    forbidden = re.compile(r"note|comment|free|description|detail|remark|text", re.IGNORECASE)
+    assert not [key for key in code_columns() if forbidden.search(key[1])]
+
+
+async def test_the_migrated_database_matches_the_dictionary(engine: AnyEngine, settings: Settings) -> None:
+    documented = set(dictionary_rows())
+    tables = sorted({t for t, _ in documented})
+    found: set[tuple[str, str]] = set()
+    for table in tables:
+        if settings.database.kind == "sqlite":
+            rows = await engine.run_ddl(f"PRAGMA table_info({table})")
+            found |= {(table, r["name"]) for r in rows}
+        else:
+            rows = await LocalAuthority.raw(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = {}", table
+            ).run()
+            found |= {(table, r["column_name"]) for r in rows}
+    assert found == documented

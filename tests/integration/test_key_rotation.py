@@ -1,0 +1,102 @@
+"""``signpost keys rotate``: everything moves to the new key, resumably, and the old key goes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from piccolo.columns import Column
+
+from app.crypto import rotation
+from app.crypto.keyring import Keyring, key_versions
+from app.database import AnyEngine
+from app.records.schemas import PersonName
+from app.records.service import create_child, find_by_name_and_birth_date, load_child
+from app.records.tables import ENCRYPTED_COLUMNS, Carer, Child, FormerName
+from tests.factories import child_details, make_authority
+
+
+@pytest.fixture(autouse=True)
+def no_grace_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rotation, "GRACE_SECONDS", 0)
+
+
+async def make_children(keyring: Keyring, count: int) -> list[Any]:
+    authority = await make_authority()
+    former = (PersonName(given_name="Zoe", family_name="Kowalski"),)
+    return [
+        await create_child(
+            keyring, child_details(authority, date_of_birth=date(2014, 1, 1 + i), former_names=former)
+        )
+        for i in range(count)
+    ]
+
+
+async def test_rotation_moves_every_row_and_retires_the_old_key(engine: AnyEngine, keyring: Keyring) -> None:
+    children = await make_children(keyring, 5)
+    before = [await load_child(keyring, c.id) for c in children]
+    old_rows = await Child.select(Child.id, Child.given_name, Child.bidx_name_dob).order_by(Child.id).run()
+
+    result = await rotation.rotate(keyring, batch_size=2)
+
+    assert result.version == 2
+    assert result.retired == [1]
+    assert key_versions(keyring.keys_dir) == [2]
+    for table in ENCRYPTED_COLUMNS:
+        versions = {r["key_version"] for r in await table.select(table.key_version).run()}  # type: ignore[attr-defined]
+        assert versions == {2}, table._meta.tablename
+    blobs = await Child.select(Child.given_name).run() + await Carer.select(Carer.name).run()
+    assert all(Keyring.version_of(bytes(next(iter(b.values())))) == 2 for b in blobs)
+    new_rows = await Child.select(Child.id, Child.given_name, Child.bidx_name_dob).order_by(Child.id).run()
+    assert [r["given_name"] for r in new_rows] != [r["given_name"] for r in old_rows]
+    fresh = Keyring(keyring.keys_dir)  # a process that only has the new key
+    assert [await load_child(fresh, c.id) for c in children] == before
+    found = await find_by_name_and_birth_date(fresh, "Kowalski", date(2014, 1, 3))
+    assert [r.id for r in found] == [children[2].id]
+
+
+async def test_an_interrupted_rotation_resumes(
+    engine: AnyEngine, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    children = await make_children(keyring, 6)
+    real = rotation._rotate_table
+    calls = {"n": 0}
+
+    async def crash_on_former_names(keyring: Keyring, table: Any, *args: Any) -> int:
+        if table is FormerName:
+            calls["n"] += 1
+            raise KeyboardInterrupt("killed")
+        return await real(keyring, table, *args)
+
+    monkeypatch.setattr(rotation, "_rotate_table", crash_on_former_names)
+    with pytest.raises(KeyboardInterrupt):
+        await rotation.rotate(keyring, batch_size=4)
+    assert key_versions(keyring.keys_dir) == [1, 2]  # nothing retired while rows still need key 1
+    mixed = {r["key_version"] for r in await FormerName.select(FormerName.key_version).run()}
+    assert mixed == {1}
+    monkeypatch.setattr(rotation, "_rotate_table", real)
+
+    result = await rotation.rotate(keyring, batch_size=4)
+    assert result.version == 2  # finished the interrupted rotation rather than starting another
+    assert key_versions(keyring.keys_dir) == [2]
+    fresh = Keyring(keyring.keys_dir)
+    for child in children:
+        assert (await load_child(fresh, child.id)).details == child.details
+
+
+async def test_a_concurrent_edit_is_not_overwritten(engine: AnyEngine, keyring: Keyring) -> None:
+    (child,) = await make_children(keyring, 1)
+    read_by_rotation = (await Child.select().where(Child.id == child.id).run())[0]
+    edited = keyring.encrypt("child.given_name", child.id, "Edited", 1)
+    await Child.update({Child.given_name: edited}).where(Child.id == child.id).run()
+    stale: dict[Column | str, Any] = {
+        "given_name": keyring.encrypt("child.given_name", child.id, "Stale", 1),
+        "key_version": 2,
+    }
+    guard = rotation._unchanged(Child, read_by_rotation, ENCRYPTED_COLUMNS[Child])
+    await Child.update(stale).where(guard).run()
+    assert (await load_child(keyring, child.id)).details.given_name == "Edited"
+    untouched = (await Child.select().where(Child.id == child.id).run())[0]
+    await Child.update(stale).where(rotation._unchanged(Child, untouched, ENCRYPTED_COLUMNS[Child])).run()
+    assert (await load_child(keyring, child.id)).details.given_name == "Stale"  # the guard does match

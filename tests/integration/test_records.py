@@ -1,0 +1,103 @@
+"""The record store on each backend: round trips, blind-index search, nothing readable at rest."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import date
+
+import asyncpg
+import pytest
+
+from app.crypto.keyring import DecryptionError, Keyring
+from app.database import AnyEngine
+from app.records.schemas import PersonName
+from app.records.service import create_child, find_by_name_and_birth_date, load_child
+from app.records.tables import TABLES, Child
+from app.records.validation import child_problems
+from app.settings import Settings
+from tests.factories import child_details, make_authority
+
+SECRET_VALUES = ["Quillfeather", "Pemberton", "NB12 3XY", "NB123XY", "07700 900 417", "O'Brien", "Zo\u00eb"]
+
+
+async def test_a_child_round_trips_through_the_encrypted_store(engine: AnyEngine, keyring: Keyring) -> None:
+    authority = await make_authority()
+    details = child_details(authority, former_names=(PersonName(given_name="Zoe", family_name="Kowalski"),))
+    assert child_problems(details, date(2026, 11, 24)) == []
+    stored = await create_child(keyring, details)
+    loaded = await load_child(keyring, stored.id)
+    assert loaded.details == details
+    assert loaded.signpost_id == stored.signpost_id
+
+
+@pytest.mark.parametrize(
+    "typed", ["O'Brien-Smith", "obrien smith", "  OBRIEN-SMITH ", "O\u2019Brien Smith", "Kowalski"]
+)
+async def test_search_normalises_names_and_finds_former_names(
+    engine: AnyEngine, keyring: Keyring, typed: str
+) -> None:
+    authority = await make_authority()
+    former = (PersonName(given_name="Zoe", family_name="Kowalski"),)
+    wanted = await create_child(keyring, child_details(authority, former_names=former))
+    await create_child(
+        keyring, child_details(authority, date_of_birth=date(2014, 3, 1))
+    )  # same name, other day
+    found = await find_by_name_and_birth_date(keyring, typed, date(2014, 2, 28))
+    assert [r.id for r in found] == [wanted.id]
+
+
+async def test_search_without_a_match_is_empty(engine: AnyEngine, keyring: Keyring) -> None:
+    authority = await make_authority()
+    await create_child(keyring, child_details(authority))
+    assert await find_by_name_and_birth_date(keyring, "Smith", date(2014, 2, 28)) == []
+
+
+async def test_a_ciphertext_moved_between_rows_does_not_decrypt(engine: AnyEngine, keyring: Keyring) -> None:
+    authority = await make_authority()
+    first = await create_child(keyring, child_details(authority))
+    second = await create_child(keyring, child_details(authority, family_name="Other"))
+    row = (await Child.select(Child.family_name).where(Child.id == first.id).run())[0]
+    await Child.update({Child.family_name: row["family_name"]}).where(Child.id == second.id).run()
+    with pytest.raises(DecryptionError):
+        await load_child(keyring, second.id)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_sqlite_file_holds_no_personal_value(
+    engine: AnyEngine, keyring: Keyring, settings: Settings
+) -> None:
+    assert settings.database.sqlite_path is not None
+    authority = await make_authority()
+    await create_child(keyring, child_details(authority))
+    path = settings.database.sqlite_path
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert b"Northshire" in raw  # the scan can see plain text: authority names are not personal
+    for value in SECRET_VALUES:
+        for encoded in (value.encode("utf-8"), value.encode("utf-16-le")):
+            assert encoded not in raw, value
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_postgres_dump_holds_no_personal_value(
+    engine: AnyEngine, keyring: Keyring, settings: Settings
+) -> None:
+    assert settings.database.dsn is not None
+    authority = await make_authority()
+    await create_child(keyring, child_details(authority))
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump:
+        dump = subprocess.run(
+            [pg_dump, "--data-only", settings.database.dsn], capture_output=True, check=True
+        ).stdout
+    else:  # the client tools are optional; COPY gives the same rows
+        connection = await asyncpg.connect(settings.database.dsn)
+        chunks: list[bytes] = []
+        for table in TABLES:
+            await connection.copy_from_table(table._meta.tablename, output=lambda b: chunks.append(bytes(b)))
+        await connection.close()
+        dump = b"".join(chunks)
+    assert b"Northshire" in dump
+    for value in SECRET_VALUES:
+        assert value.encode("utf-8") not in dump, value
+        assert value.encode("utf-8").hex().encode("ascii") not in dump, value  # bytea is dumped as hex

@@ -1,0 +1,89 @@
+"""Synthetic data: deterministic for a seed, varied like a real population, encrypted at rest."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import date
+from pathlib import Path
+
+from app import database
+from app.crypto.keyring import Keyring
+from app.records.codes import SENSITIVE_SERVICES, Gender
+from app.records.normalise import normalise_name
+from app.records.schemas import ChildDetails
+from app.records.service import load_child
+from app.records.tables import Child
+from app.settings import DatabaseUrl
+from tests.conftest import env_for
+from tests.integration.test_cli import signpost
+
+AS_OF = "2026-11-24"
+
+
+async def seeded_children(data_dir: Path) -> list[ChildDetails]:
+    engine = database.make_engine(DatabaseUrl(kind="sqlite", sqlite_path=data_dir / "signpost.sqlite3"))
+    database.use_engine(engine)
+    keyring = Keyring(data_dir / "keys")
+    ids = [r["id"] for r in await Child.select(Child.id).order_by(Child.signpost_id).run()]
+    return [(await load_child(keyring, child_id)).details for child_id in ids]
+
+
+def seed(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = env_for(data_dir)
+    assert signpost("migrate", env=env).returncode == 0
+    return signpost("seed", "--as-of", AS_OF, "--no-progress", *args, env=env)
+
+
+async def test_the_same_seed_gives_the_same_children(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    for where in (first, second):
+        result = seed(where, "--children", "300", "--seed", "7", "--workers", "2", "--batch-size", "64")
+        assert result.returncode == 0, result.stderr
+        assert "Seeded 300 children" in result.stdout
+    a = await seeded_children(first)
+    b = await seeded_children(second)
+    assert len(a) == 300
+    strip = [(c.given_name, c.family_name, c.date_of_birth, c.address, c.carers, c.involvements) for c in a]
+    assert strip == [
+        (c.given_name, c.family_name, c.date_of_birth, c.address, c.carers, c.involvements) for c in b
+    ]
+    other = tmp_path / "c"
+    assert seed(other, "--children", "300", "--seed", "8").returncode == 0
+    assert {c.family_name for c in await seeded_children(other)} != {c.family_name for c in a} or [
+        c.date_of_birth for c in await seeded_children(other)
+    ] != [c.date_of_birth for c in a]
+
+
+async def test_seeded_children_are_varied_and_plausible(tmp_path: Path) -> None:
+    assert seed(tmp_path, "--children", "3000", "--seed", "3").returncode == 0
+    children = await seeded_children(tmp_path)
+    assert len(children) == 3000
+    family = [c.family_name for c in children]
+    assert any("-" in n for n in family), "hyphenated family names"
+    assert any("'" in n for n in family), "apostrophes"
+    assert any(
+        normalise_name(n) != n.lower().replace(" ", "") for n in family + [c.given_name for c in children]
+    ), "accents"
+    ages = [(date.fromisoformat(AS_OF) - c.date_of_birth).days / 365.25 for c in children]
+    assert min(ages) >= 0
+    assert max(ages) < 18
+    assert min(ages) < 1
+    assert max(ages) > 16
+    assert {c.gender for c in children} >= {Gender.female, Gender.male, Gender.not_specified}
+    assert any(c.shielded for c in children) or len(children) < 1000
+    assert any(
+        i.service_type in SENSITIVE_SERVICES and i.consent_basis for c in children for i in c.involvements
+    )
+    assert {len(c.involvements) for c in children} == {0, 1, 2, 3, 4}
+    assert any(c.former_names for c in children)
+    assert any(c.address is None for c in children)
+    schools = {c.education_setting_id for c in children if c.education_setting_id}
+    assert 1 < len(schools) < len(children) / 50, "schools are shared by many children"
+
+
+async def test_seeding_twice_with_the_same_seed_is_refused_cleanly(tmp_path: Path) -> None:
+    assert seed(tmp_path, "--children", "20", "--seed", "5").returncode == 0
+    again = seed(tmp_path, "--children", "20", "--seed", "5")
+    assert again.returncode == 1
+    assert "already" in again.stderr
+    assert "Traceback" not in again.stderr

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.settings import SettingsError, load_settings
+
+PRODUCTION = {
+    "SIGNPOST_ENV": "production",
+    "SIGNPOST_ORIGIN": "https://signpost.example",
+    "SIGNPOST_SECRET_KEY": "s" * 40,
+}
+
+
+def problems_for(env: dict[str, str]) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    return caught.value.problems
+
+
+def test_defaults_are_a_local_development_service() -> None:
+    settings = load_settings({})
+    assert settings.env == "development"
+    assert settings.data_dir == Path("var")
+    assert settings.database.kind == "sqlite"
+    assert settings.database.sqlite_path == Path("var/signpost.sqlite3")
+    assert settings.keys_dir == Path("var/keys")
+    assert settings.origin == "http://localhost:8000"
+    assert settings.rp_id == "localhost"
+    assert settings.allowed_hosts == ("localhost", "localhost:8000")
+    assert not settings.secure_cookies
+
+
+def test_production_with_everything_set_starts() -> None:
+    settings = load_settings(PRODUCTION)
+    assert settings.production
+    assert settings.rp_id == "signpost.example"
+    assert settings.secure_cookies
+
+
+def test_production_refuses_a_missing_secret() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "SIGNPOST_SECRET_KEY"}
+    assert "SIGNPOST_SECRET_KEY is required in production" in problems_for(env)
+
+
+def test_production_refuses_plain_http_except_localhost() -> None:
+    assert any(
+        "https" in p for p in problems_for({**PRODUCTION, "SIGNPOST_ORIGIN": "http://signpost.example"})
+    )
+    assert load_settings({**PRODUCTION, "SIGNPOST_ORIGIN": "http://localhost:8000"}).production
+
+
+def test_production_refuses_development_only_settings() -> None:
+    problems = problems_for({**PRODUCTION, "SIGNPOST_DEBUG": "1"})
+    assert any("SIGNPOST_DEBUG is a development-only setting" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("SIGNPOST_ENV", "staging", "SIGNPOST_ENV must be"),
+        ("SIGNPOST_DATABASE_URL", "mysql://x/y", "must start with sqlite:/// or postgresql://"),
+        ("SIGNPOST_DATABASE_URL", "postgresql://host:notaport/db", "not a valid postgresql:// URL"),
+        ("SIGNPOST_DATABASE_URL", "postgresql://host", "must name a host and a database"),
+        ("SIGNPOST_ORIGIN", "signpost.example", "scheme and host only"),
+        ("SIGNPOST_ORIGIN", "https://signpost.example/path", "scheme and host only"),
+        ("SIGNPOST_ORIGIN", "https://a b", "spaces or control characters"),
+        ("SIGNPOST_RP_ID", "other.example", "origin's host or a parent domain"),
+        ("SIGNPOST_RP_ID", "-bad-", "must be a host name"),
+        ("SIGNPOST_ALLOWED_HOSTS", "ok.example,bad_host!", "not a host name"),
+        ("SIGNPOST_SECRET_KEY", "short", "32 to 512 characters"),
+        ("SIGNPOST_DEBUG", "maybe", "SIGNPOST_DEBUG must be 0 or 1"),
+        ("SIGNPOST_LOG_LEVEL", "LOUD", "SIGNPOST_LOG_LEVEL must be"),
+        ("SIGNPOST_DATA_DIR", "x" * 5000, "longer than"),
+        ("SIGNPOST_DATA_DIR", "var\x00evil", "spaces or control characters"),
+    ],
+)
+def test_malformed_values_are_named(name: str, value: str, fragment: str) -> None:
+    problems = problems_for({name: value})
+    assert any(fragment in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = problems_for({"SIGNPOST_ENV": "production", "SIGNPOST_ORIGIN": "http://example.org"})
+    assert len(problems) >= 2
+
+
+def test_a_parent_domain_is_a_valid_rp_id() -> None:
+    settings = load_settings(
+        {"SIGNPOST_ORIGIN": "https://app.signpost.example", "SIGNPOST_RP_ID": "signpost.example"}
+    )
+    assert settings.rp_id == "signpost.example"
+
+
+def test_postgres_url_is_described_without_credentials() -> None:
+    settings = load_settings({"SIGNPOST_DATABASE_URL": "postgresql://user:hunter2@db.example:5433/signpost"})
+    assert settings.database.kind == "postgres"
+    description = settings.database.describe()
+    assert "hunter2" not in description
+    assert description == "PostgreSQL at db.example:5433/signpost"
+
+
+def test_secret_is_not_in_the_repr() -> None:
+    settings = load_settings(PRODUCTION)
+    assert "s" * 40 not in repr(settings)
