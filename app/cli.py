@@ -143,6 +143,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--workers", default=os.cpu_count() or 1, show_default="CPU count", type=click.IntRange(1, 64))
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds children.")
 @operator_errors
 def seed(
     children: int,
@@ -152,10 +153,12 @@ def seed(
     batch_size: int,
     workers: int,
     progress: bool | None,
+    if_empty: bool,
 ) -> None:
     """Load synthetic demo data: the same children for the same --seed and --as-of."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from app.records.tables import Child
     from app.seed.service import SeedError, ensure_authorities, make_plan, seed_children
 
     settings = load_settings()
@@ -168,17 +171,22 @@ def seed(
         return
     open_keyring(settings)
 
-    async def prepare() -> list[Any]:
+    async def prepare() -> list[Any] | None:
         engine = await _connect(settings)
         try:
             state = await database.migration_state()
             if not state.current:
                 raise database.DatabaseError("the database is not migrated: run 'signpost migrate' first")
+            if if_empty and await Child.exists().run():
+                return None
             return await ensure_authorities(seed_value, authorities, children)
         finally:
             await database.close(engine)
 
     contexts = run(prepare())
+    if contexts is None:
+        click.echo("The database already holds children; nothing seeded.")
+        return
     plan = make_plan(settings.keys_dir, contexts, reference, source="synthetic")
     show = sys.stderr.isatty() if progress is None else progress
     with Progress(

@@ -1,14 +1,15 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.base import OnDelete
-from piccolo.columns.base import OnUpdate
-from piccolo.columns.column_types import BigSerial
-from piccolo.columns.column_types import Boolean
-from piccolo.columns.column_types import Bytea
-from piccolo.columns.column_types import Date
-from piccolo.columns.column_types import ForeignKey
-from piccolo.columns.column_types import Integer
-from piccolo.columns.column_types import Timestamptz
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.base import OnDelete, OnUpdate
+from piccolo.columns.column_types import (
+    BigSerial,
+    Boolean,
+    Bytea,
+    Date,
+    ForeignKey,
+    Integer,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.date import DateNow
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
@@ -73,9 +74,7 @@ DESCRIPTION = "True"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="signpost", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="signpost", description=DESCRIPTION)
 
     manager.add_table(
         class_name="LocalAuthority",
@@ -98,9 +97,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Child", tablename="child", schema=None, columns=None
-    )
+    manager.add_table(class_name="Child", tablename="child", schema=None, columns=None)
 
     manager.add_table(
         class_name="GpPractice",
@@ -109,9 +106,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Carer", tablename="carer", schema=None, columns=None
-    )
+    manager.add_table(class_name="Carer", tablename="carer", schema=None, columns=None)
 
     manager.add_table(
         class_name="EducationSetting",

@@ -5,18 +5,22 @@ from __future__ import annotations
 import shutil
 import subprocess
 from datetime import date
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from app.crypto.keyring import DecryptionError, Keyring
 from app.database import AnyEngine
-from app.records.schemas import PersonName
+from app.records.schemas import ChildDetails, PersonName
 from app.records.service import create_child, find_by_name_and_birth_date, load_child
 from app.records.tables import TABLES, Child
 from app.records.validation import child_problems
+from app.seed import names
 from app.settings import Settings
+from tests.conftest import env_for
 from tests.factories import child_details, make_authority
+from tests.integration.test_cli import signpost
 
 SECRET_VALUES = ["Quillfeather", "Pemberton", "NB12 3XY", "NB123XY", "07700 900 417", "O'Brien", "Zo\u00eb"]
 
@@ -63,41 +67,59 @@ async def test_a_ciphertext_moved_between_rows_does_not_decrypt(engine: AnyEngin
         await load_child(keyring, second.id)
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_the_sqlite_file_holds_no_personal_value(
+async def test_the_stored_bytes_hold_no_personal_value(
     engine: AnyEngine, keyring: Keyring, settings: Settings
 ) -> None:
-    assert settings.database.sqlite_path is not None
     authority = await make_authority()
     await create_child(keyring, child_details(authority))
-    path = settings.database.sqlite_path
-    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-    assert b"Northshire" in raw  # the scan can see plain text: authority names are not personal
+    stored = await stored_bytes(settings)
+    assert b"Northshire" in stored  # the scan sees plain text: authority names are not personal
     for value in SECRET_VALUES:
         for encoded in (value.encode("utf-8"), value.encode("utf-16-le")):
-            assert encoded not in raw, value
+            assert encoded not in stored, value
+            assert encoded.hex().encode("ascii") not in stored, value  # bytea is dumped as hex
 
 
-@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-async def test_a_postgres_dump_holds_no_personal_value(
-    engine: AnyEngine, keyring: Keyring, settings: Settings
+async def test_a_seeded_childs_values_are_nowhere_in_the_stored_bytes(
+    tmp_path: Path, settings: Settings, keyring: Keyring, engine: AnyEngine
 ) -> None:
+    """Seed through the real command, then look for one seeded child's values in the raw store."""
+    env = env_for(settings.data_dir)
+    if settings.database.dsn:
+        env["SIGNPOST_DATABASE_URL"] = settings.database.dsn
+    result = signpost("seed", "--children", "200", "--seed", "11", "--no-progress", env=env)
+    assert result.returncode == 0, result.stderr
+    plain_words = " ".join([*names.TOWNS, *names.STREET_STEMS, *names.AUTHORITY_STEMS]).lower()
+    children = [await load_child(keyring, r["id"]) for r in await Child.select(Child.id).run()]
+
+    def unmistakable(c: ChildDetails) -> bool:
+        names_plain = c.given_name.lower() in plain_words or c.family_name.lower() in plain_words
+        return bool(c.address and c.carers and c.carers[0].telephone) and not names_plain
+
+    child = next(c.details for c in children if unmistakable(c.details))
+    assert child.address is not None
+    assert child.carers[0].telephone is not None
+    values = [child.given_name, child.family_name, child.address.postcode, child.carers[0].telephone]
+    stored = await stored_bytes(settings)
+    for value in values:
+        assert value.encode("utf-8") not in stored, value
+        assert value.encode("utf-8").hex().encode("ascii") not in stored, value
+
+
+async def stored_bytes(settings: Settings) -> bytes:
+    """Everything the database holds, as an attacker with a copy of it would see it."""
+    if settings.database.sqlite_path is not None:
+        path = settings.database.sqlite_path
+        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     assert settings.database.dsn is not None
-    authority = await make_authority()
-    await create_child(keyring, child_details(authority))
     pg_dump = shutil.which("pg_dump")
     if pg_dump:
-        dump = subprocess.run(
+        return subprocess.run(
             [pg_dump, "--data-only", settings.database.dsn], capture_output=True, check=True
         ).stdout
-    else:  # the client tools are optional; COPY gives the same rows
-        connection = await asyncpg.connect(settings.database.dsn)
-        chunks: list[bytes] = []
-        for table in TABLES:
-            await connection.copy_from_table(table._meta.tablename, output=lambda b: chunks.append(bytes(b)))
-        await connection.close()
-        dump = b"".join(chunks)
-    assert b"Northshire" in dump
-    for value in SECRET_VALUES:
-        assert value.encode("utf-8") not in dump, value
-        assert value.encode("utf-8").hex().encode("ascii") not in dump, value  # bytea is dumped as hex
+    connection = await asyncpg.connect(settings.database.dsn)  # the client tools are optional
+    chunks: list[bytes] = []
+    for table in TABLES:
+        await connection.copy_from_table(table._meta.tablename, output=lambda b: chunks.append(bytes(b)))
+    await connection.close()
+    return b"".join(chunks)

@@ -6,7 +6,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar import get, post
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ServiceUnavailableException,
+    TooManyRequestsException,
+)
 from piccolo.apps.migrations.tables import Migration
 
 from app.settings import Settings
@@ -161,3 +169,31 @@ async def test_production_adds_hsts_and_host_prefixed_secure_cookies(
     assert "HttpOnly" in cookie
     assert "Path=/" in cookie
     assert "Domain" not in cookie
+
+
+@pytest.mark.parametrize(
+    ("exception", "status", "heading"),
+    [
+        (PermissionDeniedException, 403, "You cannot use this page"),
+        (NotAuthorizedException, 401, "You need to sign in"),
+        (TooManyRequestsException, 429, "You have made too many requests"),
+        (ServiceUnavailableException, 503, "Sorry, the service is unavailable"),
+    ],
+)
+async def test_error_pages_share_the_layout(
+    app_factory: Any, settings: Settings, exception: type[HTTPException], status: int, heading: str
+) -> None:
+    @get("/refuse", sync_to_thread=False)
+    def refuse() -> str:
+        raise exception(headers={"Retry-After": "60"} if status == 429 else None)
+
+    app = app_factory()
+    app.register(refuse)
+    async with CheckedClient(app=app, base_url=settings.origin) as client:
+        response = await client.get("/refuse")
+    assert response.status_code == status
+    assert heading in response.text
+    assert 'class="govuk-template' in response.text
+    assert_security_headers(response.headers)
+    if status == 429:
+        assert response.headers["retry-after"] == "60"
