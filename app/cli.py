@@ -18,6 +18,8 @@ import click
 
 from app import database
 from app.crypto.keyring import Keyring, KeyringError, check_key_permissions, key_versions, write_new_key
+from app.identity.service import Role
+from app.records.tables import LocalAuthority
 from app.settings import Settings, SettingsError, load_settings
 
 P = ParamSpec("P")
@@ -310,3 +312,100 @@ def keys_rotate(batch_size: int) -> None:
         f"Rotated to root key version {result.version}: {result.rows} row(s) re-encrypted; "
         f"retired version(s) {', '.join(map(str, result.retired)) or 'none'}."
     )
+
+
+@main.group()
+def users() -> None:
+    """Manage practitioners' accounts."""
+
+
+@users.command("create")
+@click.option("--name", required=True, help="The person's full name.")
+@click.option("--email", required=True, help="Their work email address.")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="Their role.")
+@click.option("--org", "organisation", required=True, help="Their organisation (created if new).")
+@click.option("--authority", required=True, help="The local authority's ONS code or name (created if new).")
+@click.option(
+    "--authority-telephone", default=None, help="The local Signpost team's telephone, for a new authority."
+)
+@click.option("--authority-email", default=None, help="The local Signpost team's email, for a new authority.")
+@click.option("--if-no-admin", is_flag=True, help="Do nothing if a local-authority admin already exists.")
+@operator_errors
+def users_create(
+    name: str,
+    email: str,
+    role: str,
+    organisation: str,
+    authority: str,
+    authority_telephone: str | None,
+    authority_email: str | None,
+    if_no_admin: bool,
+) -> None:
+    """Create a practitioner and print their one-time enrolment code (alone on the last line)."""
+    from app.identity import service
+    from app.records.validation import is_email, is_name, is_org_text, is_telephone
+
+    settings = load_settings()
+    problems = []
+    if not is_name(name) or len(name) > 120:
+        problems.append("--name must be a name of letters, spaces, hyphens and apostrophes")
+    if not is_email(email):
+        problems.append("--email must be an email address")
+    if not is_org_text(organisation) or len(organisation) > 120:
+        problems.append("--org must be an organisation name of letters and numbers")
+    if not is_org_text(authority) or len(authority) > 100:
+        problems.append("--authority must be an ONS code or an authority name")
+    if authority_telephone is not None and not is_telephone(authority_telephone):
+        problems.append("--authority-telephone must be a telephone number")
+    if authority_email is not None and not is_email(authority_email):
+        problems.append("--authority-email must be an email address")
+    for problem in problems:
+        click.echo(f"signpost: {problem}", err=True)
+    if problems:
+        raise SystemExit(EXIT_CONFIG)
+    keyring = open_keyring(settings)
+
+    async def go() -> str | None:
+        engine = await _connect(settings)
+        try:
+            state = await database.migration_state()
+            if not state.current:
+                raise database.DatabaseError("the database is not migrated: run 'signpost migrate' first")
+            if if_no_admin and await service.any_admin():
+                return None
+            if await service.find_by_email(keyring, email) is not None:
+                raise database.DatabaseError("someone with that email already has an account")
+            if settings.production and (authority_telephone is None or authority_email is None):
+                exists = (
+                    await LocalAuthority.exists()
+                    .where((LocalAuthority.code == authority) | (LocalAuthority.name == authority))
+                    .run()
+                )
+                if not exists:
+                    raise database.DatabaseError(
+                        "a new authority needs --authority-telephone and --authority-email in production"
+                    )
+            authority_id = await service.ensure_authority(
+                authority, authority_telephone or "01632 960 000", authority_email or "signpost@localhost"
+            )
+            organisation_id = await service.ensure_organisation(authority_id, organisation)
+            _, code = await service.create_practitioner(
+                keyring,
+                name=name,
+                email=email,
+                role=Role(role),
+                organisation_id=organisation_id,
+                now=datetime.now(UTC),
+            )
+            return code
+        finally:
+            await database.close(engine)
+
+    code = run(go())
+    if code is None:
+        click.echo("A local-authority admin already exists; nobody created.")
+        return
+    click.echo(
+        f"Created {role} account for {email}. Enrol at {settings.origin}/enrol with this one-time code:"
+    )
+    click.echo(code)

@@ -22,10 +22,12 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 import app.piccolo_conf
+from app.identity.tables import IDENTITY_TABLES
 from app.piccolo_app import APP_CONFIG, MIGRATIONS_DIR
 from app.records.tables import TABLES
 from app.settings import DatabaseUrl
 
+ALL_TABLES = [*TABLES, *IDENTITY_TABLES]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 #: Piccolo's engines are generic in their transaction type; Signpost uses either.
@@ -62,7 +64,7 @@ def make_engine(database: DatabaseUrl) -> AnyEngine:
 def use_engine(engine: AnyEngine) -> None:
     """Bind every Signpost table, and Piccolo's migration table, to ``engine``."""
     app.piccolo_conf.DB = engine  # type: ignore[assignment]
-    for table in [*TABLES, Migration]:
+    for table in [*ALL_TABLES, Migration]:
         table._meta.db = engine  # type: ignore[attr-defined]
 
 
@@ -118,7 +120,7 @@ async def migrate() -> list[str]:
 async def ensure_indexes() -> list[str]:
     """Create any declared index that is missing (e.g. after an interrupted bulk load)."""
     created = []
-    for table in TABLES:
+    for table in ALL_TABLES:
         for column in table._meta.columns:
             if column._meta.index:
                 await table.create_index([column], if_not_exists=True).run()  # type: ignore[no-untyped-call]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from litestar import Litestar
@@ -20,6 +21,8 @@ from app.crypto.secret import app_secret
 from app.database import AnyEngine
 from app.health.routes import healthz, readyz
 from app.home.routes import start_page
+from app.identity.routes import ROUTES as IDENTITY_ROUTES
+from app.identity.sessions import SessionMiddleware
 from app.settings import Settings, load_settings
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.headers import csp_nonce, make_security_headers_hook
@@ -38,8 +41,17 @@ def cookie_name(settings: Settings, name: str) -> str:
     return f"__Host-{name}" if settings.secure_cookies else name
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def create_app(
-    settings: Settings, *, keyring: Keyring, engine: AnyEngine, manage_engine: bool = False
+    settings: Settings,
+    *,
+    keyring: Keyring,
+    engine: AnyEngine,
+    manage_engine: bool = False,
+    clock: Callable[[], datetime] = utc_now,
 ) -> Litestar:
     """The app; with ``manage_engine`` it opens the engine's connection pool in its own event loop
     at start-up and closes it at shutdown (a worker process owns its engine)."""
@@ -63,6 +75,7 @@ def create_app(
             start_page,
             healthz,
             readyz,
+            *IDENTITY_ROUTES,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],
@@ -70,7 +83,8 @@ def create_app(
                 include_in_schema=False,
             ),
         ],
-        state=State({"settings": settings, "keyring": keyring, "engine": engine}),
+        state=State({"settings": settings, "keyring": keyring, "engine": engine, "clock": clock}),
+        middleware=[SessionMiddleware()],
         template_config=template_config,
         plugins=[HTMXPlugin()],
         request_class=HTMXRequest,

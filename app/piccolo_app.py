@@ -4,6 +4,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
+from app.identity.tables import IDENTITY_TABLES
 from app.records.tables import TABLES
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -11,7 +12,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 APP_CONFIG = AppConfig(
     app_name="signpost",
     migrations_folder_path=str(MIGRATIONS_DIR),
-    table_classes=list(TABLES),
+    table_classes=[*TABLES, *IDENTITY_TABLES],
     migration_dependencies=[],
     commands=[],
 )

@@ -24,7 +24,8 @@ _HOSTNAME = re.compile(
 )
 
 #: Settings that make a deployment weaker and are refused in production.
-DEVELOPMENT_ONLY = ("SIGNPOST_DEBUG",)
+DEVELOPMENT_ONLY = ("SIGNPOST_DEBUG", "SIGNPOST_DEV_ALLOW_NONE_ATTESTATION")
+_AAGUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class SettingsError(Exception):
@@ -63,6 +64,9 @@ class Settings:
     secret_key: str | None = field(repr=False)
     debug: bool
     log_level: str
+    allow_none_attestation: bool = False
+    allowed_aaguids: frozenset[str] = frozenset()
+    attestation_roots: tuple[bytes, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -178,6 +182,52 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if environment == "production" and env.get(name, "0").lower() in ("1", "true", "yes"):
             problems.append(f"{name} is a development-only setting and is refused in production")
 
+    allow_none = _text(env, "SIGNPOST_DEV_ALLOW_NONE_ATTESTATION", "0", problems).lower() in (
+        "1",
+        "true",
+        "yes",
+    )
+    aaguids = {
+        a.strip().lower() for a in _text(env, "SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS", "", problems).split(",")
+    }
+    aaguid_file = env.get("SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS_FILE")
+    if aaguid_file:
+        try:
+            aaguids |= {
+                line.split("#")[0].strip().lower()
+                for line in Path(aaguid_file).read_text("utf-8").splitlines()
+            }
+        except (OSError, UnicodeDecodeError):
+            problems.append("SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS_FILE cannot be read")
+    aaguids.discard("")
+    for aaguid in sorted(aaguids):
+        if not _AAGUID.match(aaguid):
+            problems.append(f"allowed AAGUID {aaguid[:40]!r} is not a UUID")
+    if environment == "production" and not aaguids:
+        problems.append(
+            "production needs the security-key models it accepts: set SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS"
+        )
+    roots: list[bytes] = []
+    roots_file = env.get("SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS")
+    if roots_file:
+        try:
+            pem = Path(roots_file).read_bytes()
+        except OSError:
+            problems.append("SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS cannot be read")
+        else:
+            roots = [
+                b"-----BEGIN CERTIFICATE-----" + part
+                for part in pem.split(b"-----BEGIN CERTIFICATE-----")[1:]
+            ]
+            if not roots:
+                problems.append("SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS holds no PEM certificate")
+
+    if environment == "production" and not roots:
+        problems.append(
+            "production needs the roots that key attestations chain to: "
+            "set SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS"
+        )
+
     log_level = _text(env, "SIGNPOST_LOG_LEVEL", "INFO", problems).upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("SIGNPOST_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
@@ -196,4 +246,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         debug=debug,
         log_level=log_level,
+        allow_none_attestation=allow_none and environment == "development",
+        allowed_aaguids=frozenset(aaguids),
+        attestation_roots=tuple(roots),
     )

@@ -22,8 +22,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from app import database
 from app.crypto.keyring import Keyring
-from app.database import AnyEngine
-from app.records.tables import TABLES
+from app.database import ALL_TABLES, AnyEngine
 from app.settings import DatabaseUrl, Settings, load_settings
 
 POSTGRES_ADMIN_DSN = os.environ.get("SIGNPOST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -41,6 +40,24 @@ def env_for(data_dir: Path, **overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
+
+
+def production_env(data_dir: Path, roots_pem: bytes | None = None, **overrides: str) -> dict[str, str]:
+    """Everything production insists on, with a test attestation root."""
+    from tests.softkey import TEST_AAGUID, AttestationCA
+
+    roots = data_dir / "attestation-roots.pem"
+    roots.write_bytes(roots_pem if roots_pem is not None else AttestationCA().pem)
+    return env_for(
+        data_dir,
+        SIGNPOST_ENV="production",
+        SIGNPOST_ORIGIN="https://signpost.example",
+        SIGNPOST_RP_ID="signpost.example",
+        SIGNPOST_SECRET_KEY="p" * 48,
+        SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS=TEST_AAGUID,
+        SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS=str(roots),
+        **overrides,
+    )
 
 
 def make_settings(data_dir: Path, **overrides: str) -> Settings:
@@ -113,7 +130,7 @@ async def db_url(
             pytest.fail(reason + " -- CI requires it")
         pytest.skip(reason)
     connection = await asyncpg.connect(postgres_dsn)
-    tables = ", ".join(t._meta.tablename for t in TABLES)
+    tables = ", ".join(t._meta.tablename for t in ALL_TABLES)
     await connection.execute(f"TRUNCATE {tables} CASCADE")
     await connection.close()
     _backend_runs["postgres"] += 1
@@ -163,7 +180,7 @@ def app_factory(settings: Settings, keyring: Keyring, engine: AnyEngine) -> Any:
     from app.main import create_app
 
     def build(**overrides: Any) -> Any:
-        return create_app(overrides.pop("settings", settings), keyring=keyring, engine=engine)
+        return create_app(overrides.pop("settings", settings), keyring=keyring, engine=engine, **overrides)
 
     return build
 

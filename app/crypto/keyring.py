@@ -167,7 +167,7 @@ class Keyring:
             self._aeads[(version, field)] = aead
         return aead
 
-    def _mac_key(self, version: int, index: str) -> bytes:
+    def mac_key(self, version: int, index: str) -> bytes:
         key = self._macs.get((version, index))
         if key is None:
             key = self._derive(version, f"signpost/blind-index/{index}")
@@ -207,7 +207,7 @@ class Keyring:
     def blind_index(self, index: BlindIndex, value: str, version: int | None = None) -> int:
         """The truncated keyed HMAC of an already normalised ``value``."""
         use = self.active_version if version is None else version
-        digest = hmac.new(self._mac_key(use, index.name), value.encode("utf-8"), sha256).digest()
+        digest = hmac.new(self.mac_key(use, index.name), value.encode("utf-8"), sha256).digest()
         return int.from_bytes(digest[:4], "big") >> (32 - index.bits)
 
     def blind_index_candidates(self, index: BlindIndex, value: str) -> list[int]:

@@ -27,9 +27,14 @@ from piccolo.table import Table
 
 from app.crypto.keyring import REFRESH_SECONDS, Keyring, key_path, write_new_key
 from app.database import write_transaction
+from app.identity.service import email_index
+from app.identity.tables import Practitioner
 from app.records.normalise import given_dob_key, name_dob_key
 from app.records.service import GIVEN_DOB, NAME_DOB
 from app.records.tables import ENCRYPTED_COLUMNS, Child, FormerName
+
+#: Every table holding ciphertexts, with its encrypted columns.
+ROTATED_COLUMNS: dict[type[Table], tuple[str, ...]] = {**ENCRYPTED_COLUMNS, Practitioner: ("name", "email")}
 
 GRACE_SECONDS = 2 * REFRESH_SECONDS
 
@@ -43,7 +48,7 @@ class RotationResult:
 
 def _reindex(
     keyring: Keyring, table: type[Table], plain: dict[str, str | None], dob: date | None, version: int
-) -> dict[str, int]:
+) -> dict[str, int | str]:
     if table is Child and dob is not None:
         return {
             "bidx_name_dob": keyring.blind_index(
@@ -53,6 +58,8 @@ def _reindex(
                 GIVEN_DOB, given_dob_key(plain["given_name"] or "", dob), version
             ),
         }
+    if table is Practitioner:
+        return {"email_index": email_index(keyring, plain["email"] or "", version)}
     if table is FormerName and dob is not None:
         return {
             "bidx_name_dob": keyring.blind_index(
@@ -139,7 +146,7 @@ async def rotate(
     target = keyring.versions[-1]
     started = time.monotonic()
     moved = 0
-    for table, columns in ENCRYPTED_COLUMNS.items():
+    for table, columns in ROTATED_COLUMNS.items():
         count = await _rotate_table(keyring, table, columns, target, batch_size)
         moved += count
         if on_batch is not None:
@@ -148,9 +155,9 @@ async def rotate(
     remaining = GRACE_SECONDS - (time.monotonic() - started)
     if remaining > 0:
         await asyncio.sleep(remaining)
-    for table, columns in ENCRYPTED_COLUMNS.items():
+    for table, columns in ROTATED_COLUMNS.items():
         moved += await _rotate_table(keyring, table, columns, target, batch_size)
-    for table in ENCRYPTED_COLUMNS:
+    for table in ROTATED_COLUMNS:
         key_version = table._meta.get_column_by_name("key_version")
         left = await table.count().where(key_version < target).run()
         if left:

@@ -12,8 +12,10 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions.http_exceptions import NotFoundException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from app.identity.sessions import StepUpRequiredError
 
 log = logging.getLogger("signpost.errors")
 
@@ -38,7 +40,7 @@ TITLES: dict[int, tuple[str, str]] = {
 
 def wants_json(request: Request[Any, Any, Any]) -> bool:
     path = request.url.path
-    if path.startswith(("/api/", "/healthz", "/readyz")):
+    if path.startswith(("/api/", "/auth/", "/healthz", "/readyz")):
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
@@ -61,6 +63,11 @@ def error_response(request: Request[Any, Any, Any], status_code: int) -> Respons
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if not wants_json(request):  # people, not programs: send them where they can carry on
+        if isinstance(exc, StepUpRequiredError):
+            return Redirect("/step-up", status_code=303)
+        if isinstance(exc, NotAuthorizedException) and request.method == "GET":
+            return Redirect("/login", status_code=303)
     response = error_response(request, exc.status_code)
     for name in ("Retry-After", "Allow"):
         value = (exc.headers or {}).get(name)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import env_for
+from tests.conftest import env_for, production_env
 
 SIGNPOST = str(Path(sys.executable).parent / "signpost")
 SUBCOMMANDS = [
@@ -107,11 +107,27 @@ def test_check_reports_what_is_wrong_and_then_passes(tmp_path: Path) -> None:
 
 
 def test_seed_is_refused_in_production(tmp_path: Path) -> None:
-    env = env_for(
-        tmp_path,
-        SIGNPOST_ENV="production",
-        SIGNPOST_ORIGIN="https://signpost.example",
-        SIGNPOST_RP_ID="signpost.example",
-        SIGNPOST_SECRET_KEY="k" * 40,
+    assert_one_clear_line(signpost("seed", env=production_env(tmp_path)), "refused in production")
+
+
+def test_users_create_prints_the_code_alone_on_its_last_line(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    args = ["--name", "Dee Admin", "--email", "dee@northshire.example.org", "--role", "la_admin"]
+    where = ["--org", "Signpost team", "--authority", "Northshire Council"]
+    created = signpost("users", "create", *args, *where, env=env)
+    assert created.returncode == 0, created.stderr
+    last = created.stdout.strip().splitlines()[-1]
+    assert len(last.replace("-", "")) == 16
+    assert last.replace("-", "").isalnum()
+    again = signpost("users", "create", "--if-no-admin", *args, *where, env=env)
+    assert again.returncode == 0
+    assert "already exists" in again.stdout
+    duplicate = signpost("users", "create", *args, *where, env=env)
+    assert_one_clear_line(duplicate, "already has an account")
+    bad = signpost(
+        "users", "create", "--name", "<script>", "--email", "x", "--role", "police", *where, env=env
     )
-    assert_one_clear_line(signpost("seed", env=env), "refused in production")
+    assert bad.returncode == 2
+    assert "--name must be" in bad.stderr
+    assert "--email must be" in bad.stderr

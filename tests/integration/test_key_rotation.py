@@ -11,10 +11,12 @@ from piccolo.columns import Column
 from app.crypto import rotation
 from app.crypto.keyring import Keyring, key_versions
 from app.database import AnyEngine
+from app.identity.service import find_by_email, load_practitioner
 from app.records.schemas import PersonName
 from app.records.service import create_child, find_by_name_and_birth_date, load_child
 from app.records.tables import ENCRYPTED_COLUMNS, Carer, Child, FormerName
 from tests.factories import child_details, make_authority
+from tests.identity_flow import make_person
 
 
 @pytest.fixture(autouse=True)
@@ -100,3 +102,18 @@ async def test_a_concurrent_edit_is_not_overwritten(engine: AnyEngine, keyring: 
     untouched = (await Child.select().where(Child.id == child.id).run())[0]
     await Child.update(stale).where(rotation._unchanged(Child, untouched, ENCRYPTED_COLUMNS[Child])).run()
     assert (await load_child(keyring, child.id)).details.given_name == "Stale"  # the guard does match
+
+
+async def test_practitioners_are_rotated_and_still_found_by_email(
+    engine: AnyEngine, keyring: Keyring
+) -> None:
+    from datetime import UTC, datetime
+
+    person = await make_person(keyring, datetime.now(UTC))
+    await rotation.rotate(keyring, batch_size=10)
+    fresh = Keyring(keyring.keys_dir)
+    assert fresh.versions == [2]
+    assert await find_by_email(fresh, person.email.upper()) == person.id
+    loaded = await load_practitioner(fresh, person.id)
+    assert loaded is not None
+    assert loaded.email == person.email

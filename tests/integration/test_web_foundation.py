@@ -17,8 +17,8 @@ from litestar.exceptions import (
 )
 from piccolo.apps.migrations.tables import Migration
 
-from app.settings import Settings
-from tests.conftest import make_settings
+from app.settings import Settings, load_settings
+from tests.conftest import production_env
 from tests.pagecheck import CheckedClient
 
 REQUIRED_HEADERS = {
@@ -153,13 +153,7 @@ async def test_readiness_fails_while_a_migration_is_pending(client: CheckedClien
 async def test_production_adds_hsts_and_host_prefixed_secure_cookies(
     app_factory: Any, data_dir: Path
 ) -> None:
-    settings = make_settings(
-        data_dir,
-        SIGNPOST_ENV="production",
-        SIGNPOST_ORIGIN="https://signpost.example",
-        SIGNPOST_RP_ID="signpost.example",
-        SIGNPOST_SECRET_KEY="p" * 48,
-    )
+    settings = load_settings(production_env(data_dir))
     async with CheckedClient(app=app_factory(settings=settings), base_url=settings.origin) as client:
         response = await client.get("/")
     assert response.headers["strict-transport-security"].startswith("max-age=")
@@ -175,7 +169,6 @@ async def test_production_adds_hsts_and_host_prefixed_secure_cookies(
     ("exception", "status", "heading"),
     [
         (PermissionDeniedException, 403, "You cannot use this page"),
-        (NotAuthorizedException, 401, "You need to sign in"),
         (TooManyRequestsException, 429, "You have made too many requests"),
         (ServiceUnavailableException, 503, "Sorry, the service is unavailable"),
     ],
@@ -197,3 +190,19 @@ async def test_error_pages_share_the_layout(
     assert_security_headers(response.headers)
     if status == 429:
         assert response.headers["retry-after"] == "60"
+
+
+async def test_signed_out_people_are_sent_to_sign_in(app_factory: Any, settings: Settings) -> None:
+    @get("/private", sync_to_thread=False)
+    def private() -> str:
+        raise NotAuthorizedException()
+
+    app = app_factory()
+    app.register(private)
+    async with CheckedClient(app=app, base_url=settings.origin) as client:
+        page = await client.get("/private", follow_redirects=False)
+        api = await client.get("/private", headers={"accept": "application/json"})
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login"
+    assert api.status_code == 401
+    assert api.json()["title"] == "You need to sign in"

@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from app.settings import SettingsError, load_settings
+from tests.softkey import AttestationCA
+
+_ROOTS = Path(tempfile.mkdtemp()) / "roots.pem"
+_ROOTS.write_bytes(AttestationCA().pem)
 
 PRODUCTION = {
+    "SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS": str(_ROOTS),
     "SIGNPOST_ENV": "production",
     "SIGNPOST_ORIGIN": "https://signpost.example",
     "SIGNPOST_SECRET_KEY": "s" * 40,
+    "SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS": "cb69481e-8ff7-4039-93ec-0a2729a154a8",
 }
 
 
@@ -104,3 +111,25 @@ def test_postgres_url_is_described_without_credentials() -> None:
 def test_secret_is_not_in_the_repr() -> None:
     settings = load_settings(PRODUCTION)
     assert "s" * 40 not in repr(settings)
+
+
+def test_production_refuses_none_attestation_and_needs_an_aaguid_allow_list() -> None:
+    problems = problems_for({**PRODUCTION, "SIGNPOST_DEV_ALLOW_NONE_ATTESTATION": "1"})
+    assert any("SIGNPOST_DEV_ALLOW_NONE_ATTESTATION is a development-only setting" in p for p in problems)
+    env = {k: v for k, v in PRODUCTION.items() if k != "SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS"}
+    assert any("SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS" in p for p in problems_for(env))
+    assert any(
+        "not a UUID" in p
+        for p in problems_for({**PRODUCTION, "SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS": "yubikey"})
+    )
+
+
+def test_development_may_accept_none_attestation_only_when_asked() -> None:
+    assert not load_settings({}).allow_none_attestation
+    assert load_settings({"SIGNPOST_DEV_ALLOW_NONE_ATTESTATION": "1"}).allow_none_attestation
+
+
+def test_production_needs_attestation_roots() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS"}
+    assert any("SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS" in p for p in problems_for(env))
+    assert load_settings(PRODUCTION).attestation_roots[0].startswith(b"-----BEGIN CERTIFICATE-----")

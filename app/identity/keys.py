@@ -1,0 +1,216 @@
+"""Security keys: storing them, signing in with them, and managing them.
+
+Every rejection is logged under ``signpost.auth`` with its reason and IDs only (no names or
+emails). Failures are counted per account and per client in fixed 15-minute windows; past the
+limit the answer is 429 until the window ends.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from hashlib import sha256
+from typing import Any
+
+from app.crypto.keyring import Keyring
+from app.database import write_transaction
+from app.identity import ceremonies
+from app.identity.ceremonies import CeremonyRefusedError, KeyRecord
+from app.identity.tables import AuthThrottle, Credential, Practitioner
+from app.records.ids import row_ids
+
+log = logging.getLogger("signpost.auth")
+
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 10
+MAX_FAILURES_PER_CLIENT = 30
+
+
+class ThrottledError(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+async def active_credential_ids(practitioner_id: int) -> list[bytes]:
+    rows = (
+        await Credential.select(Credential.credential_id)
+        .where((Credential.practitioner == practitioner_id) & Credential.disabled_at.is_null())
+        .run()
+    )
+    return [bytes(r["credential_id"]) for r in rows]
+
+
+async def keys_of(practitioner_id: int) -> list[KeyView]:
+    rows = (
+        await Credential.select()
+        .where((Credential.practitioner == practitioner_id) & Credential.disabled_at.is_null())
+        .order_by(Credential.created_at)
+        .run()
+    )
+    return [KeyView(r["id"], r["name"], r["created_at"], r["last_used_at"]) for r in rows]
+
+
+async def add_key(practitioner_id: int, key: ceremonies.NewKey, now: datetime) -> int:
+    count = await Credential.count().where(Credential.practitioner == practitioner_id).run()
+    credential_row_id = row_ids.next()
+    async with write_transaction(Credential._meta.db):
+        await Credential.insert(
+            Credential(
+                id=credential_row_id,
+                practitioner=practitioner_id,
+                credential_id=key.credential_id,
+                public_key=key.public_key,
+                sign_count=key.sign_count,
+                aaguid=key.aaguid,
+                name=f"Security key {count + 1}",
+                created_at=now,
+            )
+        ).run()
+        await _keys_changed(practitioner_id, now)
+    log.info("auth.key_added practitioner=%s credential=%s", practitioner_id, credential_row_id)
+    return credential_row_id
+
+
+async def _keys_changed(practitioner_id: int, now: datetime) -> None:
+    await (
+        Practitioner.update({Practitioner.keys_changed_at: now})
+        .where(Practitioner.id == practitioner_id)
+        .run()
+    )
+
+
+async def rename_key(practitioner_id: int, key_id: int, name: str, now: datetime) -> bool:
+    changed = (
+        await Credential.update({Credential.name: name})
+        .where(
+            (Credential.id == key_id)
+            & (Credential.practitioner == practitioner_id)
+            & Credential.disabled_at.is_null()
+        )
+        .returning(Credential.id)
+        .run()
+    )
+    if changed:
+        await _keys_changed(practitioner_id, now)
+        log.info("auth.key_renamed practitioner=%s credential=%s", practitioner_id, key_id)
+    return bool(changed)
+
+
+async def revoke_key(practitioner_id: int, key_id: int, now: datetime, *, allow_last: bool) -> bool:
+    """Disable a key at once. A practitioner may not revoke their own last key; an admin may."""
+    async with write_transaction(Credential._meta.db):
+        live = await active_credential_ids(practitioner_id)
+        if len(live) <= 1 and not allow_last:
+            return False
+        changed = (
+            await Credential.update({Credential.disabled_at: now, Credential.disabled_reason: "revoked"})
+            .where(
+                (Credential.id == key_id)
+                & (Credential.practitioner == practitioner_id)
+                & Credential.disabled_at.is_null()
+            )
+            .returning(Credential.id)
+            .run()
+        )
+        if changed:
+            await _keys_changed(practitioner_id, now)
+    if changed:
+        log.info("auth.key_revoked practitioner=%s credential=%s", practitioner_id, key_id)
+    return bool(changed)
+
+
+def decoy_credential_id(keyring: Keyring, email: str) -> bytes:
+    """A stable, fake credential ID for an unknown email, so sign-in options do not reveal
+    whether an account exists."""
+    return hmac.new(
+        keyring.mac_key(keyring.versions[0], "login-decoy"), email.lower().encode(), sha256
+    ).digest()
+
+
+async def check_throttle(subjects: list[str], now: datetime) -> None:
+    for subject in subjects:
+        rows = await AuthThrottle.select().where(AuthThrottle.subject == subject).run()
+        if not rows or now - rows[0]["window_start"] > THROTTLE_WINDOW:
+            continue
+        limit = MAX_FAILURES_PER_ACCOUNT if subject.startswith("account:") else MAX_FAILURES_PER_CLIENT
+        if rows[0]["failures"] >= limit:
+            retry = int((rows[0]["window_start"] + THROTTLE_WINDOW - now).total_seconds()) + 1
+            raise ThrottledError(max(1, retry))
+
+
+async def record_failure(subjects: list[str], now: datetime) -> None:
+    async with write_transaction(AuthThrottle._meta.db):
+        for subject in subjects:
+            rows = await AuthThrottle.select().where(AuthThrottle.subject == subject).run()
+            if not rows:
+                await AuthThrottle.insert(
+                    AuthThrottle(id=row_ids.next(), subject=subject, window_start=now, failures=1)
+                ).run()
+            elif now - rows[0]["window_start"] > THROTTLE_WINDOW:
+                await (
+                    AuthThrottle.update({AuthThrottle.window_start: now, AuthThrottle.failures: 1})
+                    .where(AuthThrottle.subject == subject)
+                    .run()
+                )
+            else:
+                await (
+                    AuthThrottle.update({AuthThrottle.failures: AuthThrottle.failures + 1})
+                    .where(AuthThrottle.subject == subject)
+                    .run()
+                )
+
+
+async def key_for_assertion(response: dict[str, Any]) -> KeyRecord:
+    credential_id = ceremonies.credential_id_of(response)
+    rows = await Credential.select().where(Credential.credential_id == credential_id).run()
+    if not rows:
+        raise CeremonyRefusedError("login: unknown credential")
+    row = rows[0]
+    if row["disabled_at"] is not None:
+        raise CeremonyRefusedError(f"login: credential {row['id']} is disabled")
+    return KeyRecord(
+        id=row["id"],
+        practitioner_id=row["practitioner"],
+        credential_id=bytes(row["credential_id"]),
+        public_key=bytes(row["public_key"]),
+        sign_count=int(row["sign_count"]),
+    )
+
+
+async def disable_cloned_key(key: KeyRecord, now: datetime) -> None:
+    """A counter that did not advance means the key may have been cloned: disable it now."""
+    await (
+        Credential.update({Credential.disabled_at: now, Credential.disabled_reason: "counter_regression"})
+        .where(Credential.id == key.id)
+        .run()
+    )
+    await _keys_changed(key.practitioner_id, now)
+    log.warning(
+        "auth.counter_regression practitioner=%s credential=%s: key disabled; alert for the privacy officer",
+        key.practitioner_id,
+        key.id,
+    )
+
+
+async def record_use(key: KeyRecord, sign_count: int, now: datetime) -> None:
+    await (
+        Credential.update({Credential.sign_count: sign_count, Credential.last_used_at: now})
+        .where(Credential.id == key.id)
+        .run()
+    )
+    await (
+        Practitioner.update({Practitioner.last_login_at: now})
+        .where(Practitioner.id == key.practitioner_id)
+        .run()
+    )

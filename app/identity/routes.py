@@ -1,0 +1,559 @@
+"""Enrolment, sign-in with a security key, sessions, key management and user administration.
+
+Contract (docs/security.md): ``GET /enrol`` has a form with ``email`` and ``code``; ``POST
+/enrol`` starts an enrolment session. ``POST /auth/register/options`` returns
+PublicKeyCredentialCreationOptionsJSON and ``POST /auth/register/verify`` takes
+RegistrationResponseJSON (inside an enrolment or step-up session). ``POST /auth/login/options``
+(``{"email": ...}`` or ``{}``) returns PublicKeyCredentialRequestOptionsJSON and ``POST
+/auth/login/verify`` takes AuthenticationResponseJSON. All carry the CSRF token (header
+``X-CSRFToken`` for JSON, form field for forms).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, FromPath, JSONBody
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK
+from webauthn.helpers import bytes_to_base64url
+
+from app.identity import ceremonies, keys, service, sessions
+from app.identity.ceremonies import CeremonyRefusedError
+from app.identity.service import ROLE_LABELS, EnrolmentRefusedError, PractitionerView, Role
+from app.identity.sessions import STEP_UP_WINDOW, SessionState, signed_in_with_role
+from app.records.validation import is_email, is_name, is_org_text
+
+log = logging.getLogger("signpost.auth")
+
+FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+LOGIN_FAILED = "That security key could not sign you in. Check you are using your own key, then try again."
+ENROL_FAILED = "The email address or enrolment code is not right, or the code has expired or been used."
+ALL_ROLES = tuple(Role)
+ADMIN = {"roles": (Role.la_admin,)}
+
+
+def _now(state: State) -> datetime:
+    now: datetime = state.clock()
+    return now
+
+
+def _session(request: Request[Any, Any, Any]) -> SessionState | None:
+    auth: SessionState | None = request.scope.get("auth")
+    return auth
+
+
+def _user(request: Request[Any, Any, Any]) -> PractitionerView:
+    user: PractitionerView = request.scope["user"]
+    return user
+
+
+def _session_cookie(state: State, session: SessionState | None) -> Cookie:
+    settings = state.settings
+    return Cookie(
+        key=sessions.session_cookie_name(settings.secure_cookies),
+        value=session.token if session else "",
+        path="/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="strict",
+        max_age=None if session else 0,
+    )
+
+
+def _json(
+    body: dict[str, Any],
+    status: int = HTTP_200_OK,
+    session: SessionState | None = None,
+    *,
+    state: State | None = None,
+) -> Response[dict[str, Any]]:
+    cookies = [_session_cookie(state, session)] if state is not None and session is not None else []
+    return Response(body, status_code=status, cookies=cookies, headers={"Cache-Control": "no-store"})
+
+
+def _refused(message: str, status: int = 401) -> Response[dict[str, Any]]:
+    return _json({"error": message}, status)
+
+
+def _client(request: Request[Any, Any, Any]) -> str:
+    return f"client:{request.client.host if request.client else 'unknown'}"
+
+
+# Pages open to everyone
+
+
+@get("/login", sync_to_thread=False)
+def login_page(request: Request[Any, Any, Any]) -> Template:
+    return Template("identity/login.html", context={"signed_in": request.scope.get("user") is not None})
+
+
+@get("/enrol", sync_to_thread=False)
+def enrol_page() -> Template:
+    return Template("identity/enrol.html", context={"errors": {}, "values": {}})
+
+
+@post("/enrol")
+async def enrol(request: Request[Any, Any, Any], state: State, data: FormData) -> Template | Redirect:
+    email = data.get("email", "").strip()[:254]
+    code = data.get("code", "").strip()[:40]
+    errors: dict[str, str] = {}
+    if not email:
+        errors["email"] = "Enter your work email address"
+    elif not is_email(email):
+        errors["email"] = "Enter an email address in the correct format, like name@example.org"
+    if not code:
+        errors["code"] = "Enter the enrolment code you were given"
+    now = _now(state)
+    if not errors:
+        try:
+            await keys.check_throttle([_client(request)], now)
+            practitioner_id = await service.redeem_code(state.keyring, email, code, now)
+        except keys.ThrottledError as exc:
+            response = Template(
+                "errors/error.html",
+                status_code=429,
+                context={
+                    "status_code": 429,
+                    "title": "You have made too many requests",
+                    "message": "Wait a few minutes, then try again.",
+                },
+            )
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        except EnrolmentRefusedError:
+            await keys.record_failure([_client(request)], now)
+            log.info("auth.enrolment_refused")
+            errors["code"] = ENROL_FAILED
+        else:
+            previous = _session(request)
+            if previous is not None:
+                await sessions.end(previous.id)
+            session = await sessions.start("enrolment", practitioner_id, now)
+            log.info("auth.enrolment_started practitioner=%s", practitioner_id)
+            return Redirect("/enrol/key", status_code=303, cookies=[_session_cookie(state, session)])
+    return Template(
+        "identity/enrol.html", context={"errors": errors, "values": {"email": email}}, status_code=400
+    )
+
+
+@get("/enrol/key", sync_to_thread=False)
+def enrol_key_page(request: Request[Any, Any, Any]) -> Template | Redirect:
+    session = _session(request)
+    if session is None or session.purpose != "enrolment":
+        return Redirect("/enrol", status_code=303)
+    return Template("identity/register_key.html", context={"stage": "first"})
+
+
+# The WebAuthn ceremonies (JSON)
+
+
+@post("/auth/register/options")
+async def register_options(request: Request[Any, Any, Any], state: State) -> Response[dict[str, Any]]:
+    session = _session(request)
+    now = _now(state)
+    allowed = (
+        session is not None
+        and session.practitioner_id is not None
+        and (session.purpose == "enrolment" or (session.purpose == "signed_in" and session.stepped_up(now)))
+    )
+    if not allowed or session is None or session.practitioner_id is None:
+        return _refused("Start again from the enrolment page, or confirm it is you with your key first.", 403)
+    practitioner = await service.load_practitioner(state.keyring, session.practitioner_id)
+    if practitioner is None or not practitioner.active:
+        return _refused("This account cannot add security keys.", 403)
+    challenge = secrets.token_bytes(32)
+    await sessions.set_challenge(session, challenge, "register", now)
+    options = ceremonies.registration_options(
+        state.settings,
+        practitioner_id=practitioner.id,
+        email=practitioner.email,
+        name=practitioner.name,
+        existing=await keys.active_credential_ids(practitioner.id),
+        challenge=challenge,
+    )
+    return _json(options)
+
+
+@post("/auth/register/verify")
+async def register_verify(
+    request: Request[Any, Any, Any], state: State, data: JSONBody[dict[str, Any]]
+) -> Response[dict[str, Any]]:
+    session = _session(request)
+    now = _now(state)
+    if (
+        session is None
+        or session.practitioner_id is None
+        or session.purpose not in ("enrolment", "signed_in")
+    ):
+        return _refused("Start again from the enrolment page.", 403)
+    challenge = await sessions.take_challenge(session, "register", now)
+    if challenge is None:
+        log.info(
+            "auth.registration_refused practitioner=%s reason=no live challenge", session.practitioner_id
+        )
+        return _refused("That took too long. Try again.", 400)
+    try:
+        new_key = ceremonies.verify_registration(state.settings, data, challenge)
+    except CeremonyRefusedError as exc:
+        log.info("auth.registration_refused practitioner=%s reason=%s", session.practitioner_id, exc.reason)
+        return _refused(
+            "Signpost cannot accept this security key. Use a hardware key from your organisation.", 400
+        )
+    await keys.add_key(session.practitioner_id, new_key, now)
+    if session.purpose == "enrolment":
+        signed_in = await sessions.sign_in(session, session.practitioner_id, now, notice=None)
+        return _json({"redirect": "/enrol/backup"}, session=signed_in, state=state)
+    return _json({"redirect": "/keys?added=1"})
+
+
+@post("/auth/login/options")
+async def login_options(
+    request: Request[Any, Any, Any], state: State, data: JSONBody[dict[str, Any]]
+) -> Response[dict[str, Any]]:
+    now = _now(state)
+    session = _session(request)
+    email = data.get("email")
+    allowed: list[bytes] | None = None
+    claimed: int | None = None
+    if session is not None and session.purpose == "signed_in" and session.practitioner_id is not None:
+        claimed = session.practitioner_id  # a step-up: only this practitioner's keys
+        allowed = await keys.active_credential_ids(claimed)
+    elif isinstance(email, str) and email.strip():
+        claimed = await service.find_by_email(state.keyring, email[:254])
+        allowed = await keys.active_credential_ids(claimed) if claimed is not None else []
+        if not allowed:  # unknown email, or no key: answer as if there were one
+            allowed = [keys.decoy_credential_id(state.keyring, email[:254])]
+    new_session = None
+    if session is None or session.purpose == "enrolment":
+        session = new_session = await sessions.start("anonymous", None, now)
+    if session.purpose == "anonymous":
+        await sessions.claim(session, claimed)
+    challenge = secrets.token_bytes(32)
+    await sessions.set_challenge(session, challenge, "login", now)
+    options = ceremonies.authentication_options(state.settings, allowed=allowed, challenge=challenge)
+    return _json(options, session=new_session, state=state)
+
+
+@post("/auth/login/verify")
+async def login_verify(
+    request: Request[Any, Any, Any], state: State, data: JSONBody[dict[str, Any]]
+) -> Response[dict[str, Any]]:
+    now = _now(state)
+    session = _session(request)
+    if session is None:
+        return _refused(LOGIN_FAILED)
+    subjects = [_client(request)]
+    try:
+        await keys.check_throttle(subjects, now)
+        key = await keys.key_for_assertion(data)
+        subjects.append(f"account:{key.practitioner_id}")
+        await keys.check_throttle(subjects, now)
+        challenge = await sessions.take_challenge(session, "login", now)
+        if challenge is None:
+            raise CeremonyRefusedError("login: no live challenge (expired or already used)")
+        if session.practitioner_id is not None and session.practitioner_id != key.practitioner_id:
+            raise CeremonyRefusedError(f"login: credential {key.id} belongs to another practitioner")
+        handle = (
+            data.get("response", {}).get("userHandle") if isinstance(data.get("response"), dict) else None
+        )
+        if handle and handle != _user_handle(key.practitioner_id):
+            raise CeremonyRefusedError(f"login: user handle does not match credential {key.id}")
+        assertion = ceremonies.verify_assertion(state.settings, data, challenge, key)
+        if assertion.counter_regressed:
+            await keys.disable_cloned_key(key, now)
+            raise CeremonyRefusedError(f"login: counter regression on credential {key.id}")
+        practitioner = await service.load_practitioner(state.keyring, key.practitioner_id)
+        if practitioner is None or not practitioner.active:
+            raise CeremonyRefusedError(f"login: practitioner {key.practitioner_id} is not active")
+    except keys.ThrottledError as exc:
+        log.info("auth.login_throttled")
+        response = _refused("Too many attempts. Wait a few minutes, then try again.", 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except CeremonyRefusedError as exc:
+        log.info("auth.login_failed reason=%s", exc.reason)
+        await keys.record_failure(subjects, now)
+        return _refused(LOGIN_FAILED)
+    await keys.record_use(key, assertion.new_sign_count, now)
+    changed = practitioner.keys_changed_at
+    notice = (
+        "keys_changed"
+        if changed and (practitioner.last_login_at is None or changed > practitioner.last_login_at)
+        else None
+    )
+    if session.purpose == "signed_in":
+        await sessions.mark_stepped_up(session, now)
+        log.info("auth.step_up practitioner=%s", key.practitioner_id)
+        return _json({"redirect": "/keys"})
+    signed_in = await sessions.sign_in(session, key.practitioner_id, now, notice)
+    log.info("auth.login practitioner=%s credential=%s", key.practitioner_id, key.id)
+    return _json({"redirect": "/home"}, session=signed_in, state=state)
+
+
+def _user_handle(practitioner_id: int) -> str:
+    return bytes_to_base64url(practitioner_id.to_bytes(8, "big"))
+
+
+# Signed-in pages
+
+
+@post("/logout", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
+async def logout(request: Request[Any, Any, Any], state: State) -> Redirect:
+    session = _session(request)
+    if session is not None:
+        await sessions.end(session.id)
+    return Redirect(
+        "/?signed_out=1",
+        status_code=303,
+        cookies=[_session_cookie(state, None)],
+        headers={"Clear-Site-Data": '"cache", "cookies", "storage"'},
+    )
+
+
+@get("/home", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
+async def home(request: Request[Any, Any, Any]) -> Template:
+    session = _session(request)
+    notice = session.notice if session else None
+    if session is not None and notice:
+        await sessions.clear_notice(session)
+    user = _user(request)
+    return Template(
+        "identity/home.html", context={"user": user, "role_label": ROLE_LABELS[user.role], "notice": notice}
+    )
+
+
+@get("/enrol/backup", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
+async def enrol_backup_page(request: Request[Any, Any, Any], state: State) -> Template:
+    session = _session(request)
+    if (
+        session is not None
+        and session.authenticated_at is not None
+        and _now(state) - session.authenticated_at < STEP_UP_WINDOW
+    ):
+        await sessions.mark_stepped_up(session, _now(state))  # they touched their key a moment ago
+    return Template("identity/register_key.html", context={"stage": "backup"})
+
+
+@get("/step-up", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
+async def step_up_page() -> Template:
+    return Template("identity/step_up.html")
+
+
+@get("/keys", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
+async def keys_page(request: Request[Any, Any, Any], state: State) -> Template:
+    session = _session(request)
+    stepped_up = session is not None and session.stepped_up(_now(state))
+    return Template(
+        "identity/keys.html",
+        context={
+            "keys": await keys.keys_of(_user(request).id),
+            "stepped_up": stepped_up,
+            "added": request.query_params.get("added") == "1",
+            "errors": {},
+        },
+    )
+
+
+@get("/keys/add", guards=[signed_in_with_role], opt={"roles": ALL_ROLES, "step_up": True})
+async def add_key_page() -> Template:
+    return Template("identity/register_key.html", context={"stage": "add"})
+
+
+@post("/keys/{key_id:int}/rename", guards=[signed_in_with_role], opt={"roles": ALL_ROLES, "step_up": True})
+async def rename_key(
+    request: Request[Any, Any, Any], state: State, key_id: FromPath[int], data: FormData
+) -> Template | Redirect:
+    name = data.get("name", "").strip()
+    user = _user(request)
+    if not name or len(name) > 60 or not is_org_text(name):
+        return Template(
+            "identity/keys.html",
+            status_code=400,
+            context={
+                "keys": await keys.keys_of(user.id),
+                "stepped_up": True,
+                "added": False,
+                "errors": {f"name-{key_id}": "Enter a name of up to 60 letters, numbers and spaces"},
+            },
+        )
+    if not await keys.rename_key(user.id, key_id, name, _now(state)):
+        raise NotFoundException()
+    return Redirect("/keys", status_code=303)
+
+
+@post("/keys/{key_id:int}/revoke", guards=[signed_in_with_role], opt={"roles": ALL_ROLES, "step_up": True})
+async def revoke_own_key(
+    request: Request[Any, Any, Any], state: State, key_id: FromPath[int]
+) -> Template | Redirect:
+    user = _user(request)
+    now = _now(state)
+    if not await keys.revoke_key(user.id, key_id, now, allow_last=False):
+        mine = {k.id for k in await keys.keys_of(user.id)}
+        if key_id not in mine:
+            raise NotFoundException()
+        return Template(
+            "identity/keys.html",
+            status_code=400,
+            context={
+                "keys": await keys.keys_of(user.id),
+                "stepped_up": True,
+                "added": False,
+                "errors": {f"revoke-{key_id}": "You cannot remove your only key. Add another key first."},
+            },
+        )
+    session = _session(request)
+    await sessions.end_all_for(user.id, keep=session.id if session else None)
+    return Redirect("/keys", status_code=303)
+
+
+# The local authority's Signpost team: enrolling and revoking practitioners
+
+
+async def _practitioner_in_my_authority(
+    request: Request[Any, Any, Any], state: State, practitioner_id: int
+) -> PractitionerView:
+    target = await service.load_practitioner(state.keyring, practitioner_id)
+    if target is None or target.local_authority_id != _user(request).local_authority_id:
+        raise NotFoundException()  # another authority's users do not exist, as far as this admin can tell
+    return target
+
+
+@get("/admin/users", guards=[signed_in_with_role], opt=ADMIN)
+async def admin_users(request: Request[Any, Any, Any], state: State) -> Template:
+    people = await service.practitioners_of_authority(state.keyring, _user(request).local_authority_id)
+    return Template("admin/users.html", context={"people": people, "role_labels": ROLE_LABELS})
+
+
+@get("/admin/users/new", guards=[signed_in_with_role], opt=ADMIN)
+async def admin_new_user_page(request: Request[Any, Any, Any]) -> Template:
+    organisations = await service.organisations_of_authority(_user(request).local_authority_id)
+    return Template(
+        "admin/new_user.html",
+        context={"errors": {}, "values": {}, "roles": ROLE_LABELS, "organisations": organisations},
+    )
+
+
+@post("/admin/users/new", guards=[signed_in_with_role], opt=ADMIN)
+async def admin_new_user(request: Request[Any, Any, Any], state: State, data: FormData) -> Template:
+    admin = _user(request)
+    values = {k: data.get(k, "").strip() for k in ("name", "email", "role", "organisation")}
+    errors: dict[str, str] = {}
+    if not values["name"] or len(values["name"]) > 120 or not is_name(values["name"]):
+        errors["name"] = "Enter the person's full name using letters, spaces, hyphens and apostrophes"
+    if not values["email"] or len(values["email"]) > 254 or not is_email(values["email"]):
+        errors["email"] = "Enter a work email address, like name@example.org"
+    elif await service.find_by_email(state.keyring, values["email"]) is not None:
+        errors["email"] = "Someone with this email address already has an account"
+    if values["role"] not in {r.value for r in Role}:
+        errors["role"] = "Select the person's role"
+    if (
+        not values["organisation"]
+        or len(values["organisation"]) > 120
+        or not is_org_text(values["organisation"])
+    ):
+        errors["organisation"] = "Enter the organisation's name using letters and numbers"
+    if errors:
+        organisations = await service.organisations_of_authority(admin.local_authority_id)
+        return Template(
+            "admin/new_user.html",
+            status_code=400,
+            context={
+                "errors": errors,
+                "values": values,
+                "roles": ROLE_LABELS,
+                "organisations": organisations,
+            },
+        )
+    organisation_id = await service.ensure_organisation(admin.local_authority_id, values["organisation"])
+    practitioner_id, code = await service.create_practitioner(
+        state.keyring,
+        name=values["name"],
+        email=values["email"],
+        role=Role(values["role"]),
+        organisation_id=organisation_id,
+        now=_now(state),
+    )
+    log.info("admin.user_created by=%s practitioner=%s", admin.id, practitioner_id)
+    return Template(
+        "admin/code_issued.html",
+        context={"name": values["name"], "code": code, "origin": state.settings.origin},
+    )
+
+
+@post("/admin/users/{practitioner_id:int}/code", guards=[signed_in_with_role], opt=ADMIN)
+async def admin_reissue_code(
+    request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int]
+) -> Template:
+    target = await _practitioner_in_my_authority(request, state, practitioner_id)
+    if not target.active:
+        raise NotFoundException()
+    code = await service.reissue_code(target.id, _now(state))
+    log.info("admin.code_reissued by=%s practitioner=%s", _user(request).id, target.id)
+    return Template(
+        "admin/code_issued.html", context={"name": target.name, "code": code, "origin": state.settings.origin}
+    )
+
+
+@post("/admin/users/{practitioner_id:int}/revoke", guards=[signed_in_with_role], opt=ADMIN)
+async def admin_revoke_user(
+    request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int]
+) -> Redirect:
+    target = await _practitioner_in_my_authority(request, state, practitioner_id)
+    await service.revoke_practitioner(target.id)
+    log.info("admin.user_revoked by=%s practitioner=%s", _user(request).id, target.id)
+    return Redirect("/admin/users", status_code=303)
+
+
+@get("/admin/users/{practitioner_id:int}/keys", guards=[signed_in_with_role], opt=ADMIN)
+async def admin_user_keys(
+    request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int]
+) -> Template:
+    target = await _practitioner_in_my_authority(request, state, practitioner_id)
+    return Template("admin/user_keys.html", context={"person": target, "keys": await keys.keys_of(target.id)})
+
+
+@post("/admin/users/{practitioner_id:int}/keys/{key_id:int}/revoke", guards=[signed_in_with_role], opt=ADMIN)
+async def admin_revoke_key(
+    request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int], key_id: FromPath[int]
+) -> Redirect:
+    target = await _practitioner_in_my_authority(request, state, practitioner_id)
+    if not await keys.revoke_key(target.id, key_id, _now(state), allow_last=True):
+        raise NotFoundException()
+    await sessions.end_all_for(target.id)
+    log.info("admin.key_revoked by=%s practitioner=%s credential=%s", _user(request).id, target.id, key_id)
+    return Redirect(f"/admin/users/{target.id}/keys", status_code=303)
+
+
+ROUTES = [
+    login_page,
+    enrol_page,
+    enrol,
+    enrol_key_page,
+    register_options,
+    register_verify,
+    login_options,
+    login_verify,
+    logout,
+    home,
+    enrol_backup_page,
+    step_up_page,
+    keys_page,
+    add_key_page,
+    rename_key,
+    revoke_own_key,
+    admin_users,
+    admin_new_user_page,
+    admin_new_user,
+    admin_reissue_code,
+    admin_revoke_user,
+    admin_user_keys,
+    admin_revoke_key,
+]
