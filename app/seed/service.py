@@ -163,16 +163,18 @@ class SqliteWriter:
         }
 
     def defer_indexes(self) -> list[str]:
-        """Drop the secondary (non-unique) indexes of the bulk tables; return their DDL.
+        """Drop the blind-index indexes of the bulk tables; return their DDL.
 
-        Building an index once over sorted keys is far cheaper than keeping it up to date under
-        millions of random inserts. :meth:`restore_indexes` rebuilds them; should the process be
+        Their keys are random, so keeping them up to date under millions of inserts touches pages
+        all over the index; building them once at the end sorts the keys instead. (The indexes on
+        child IDs stay: those IDs arrive in order, so keeping them up is cheap.)
+        :meth:`restore_indexes` rebuilds them; should the process be
         killed first, ``signpost migrate`` and ``signpost serve`` rebuild any that are missing.
         """
         names = tuple(t._meta.tablename for t in BULK_TABLES)
         rows = self.connection.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "  # noqa: S608
-            f"AND tbl_name IN ({', '.join('?' for _ in names)})",
+            f"AND name LIKE '%bidx%' AND tbl_name IN ({', '.join('?' for _ in names)})",
             names,
         ).fetchall()
         for name, _ in rows:

@@ -30,6 +30,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--host-resolver-rules=MAP localhost 127.0.0.1",  # the service listens on IPv4 loopback
 ]
 SERVER_START_SECONDS = 30
 
@@ -48,7 +49,9 @@ def _wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], log: Pa
         if process.poll() is not None:
             pytest.fail(f"signpost serve exited with {process.returncode}:\n{_tail(log)}")
         try:
-            response = httpx.get(f"{base_url}/healthz", timeout=1)
+            port = base_url.rsplit(":", 1)[1]
+            host = {"host": base_url.split("//", 1)[1]}  # the origin's Host, sent to the IPv4 listener
+            response = httpx.get(f"http://127.0.0.1:{port}/healthz", headers=host, timeout=1)
         except httpx.TransportError:
             time.sleep(0.1)
             continue
@@ -62,18 +65,35 @@ def _tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
+SIGNPOST = str(Path(sys.executable).parent / "signpost")
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real service, migrated and serving on a free port; yields its base URL."""
+def live_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of the live service: its own data directory and a free port. Software
+    and virtual authenticators give "none" attestation, so the development switch is on."""
     data_dir = tmp_path_factory.mktemp("live-server")
     port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
     environment = {name: value for name, value in os.environ.items() if not name.startswith("SIGNPOST_")}
-    environment |= {"SIGNPOST_DATA_DIR": str(data_dir), "SIGNPOST_ORIGIN": base_url}
-    signpost = str(Path(sys.executable).parent / "signpost")
+    environment |= {
+        "SIGNPOST_DATA_DIR": str(data_dir),
+        "SIGNPOST_ORIGIN": f"http://localhost:{port}",
+        "SIGNPOST_DEV_ALLOW_NONE_ATTESTATION": "1",
+        "SIGNPOST_PORT": str(port),
+    }
+    return environment
+
+
+@pytest.fixture(scope="session")
+def live_server(live_env: dict[str, str]) -> Iterator[str]:
+    """The real service, migrated and serving on a free port; yields its base URL."""
+    environment = live_env
+    data_dir = Path(environment["SIGNPOST_DATA_DIR"])
+    port = environment["SIGNPOST_PORT"]
+    base_url = environment["SIGNPOST_ORIGIN"]
 
     migrated = subprocess.run(
-        [signpost, "migrate"], env=environment, capture_output=True, text=True, timeout=60, check=False
+        [SIGNPOST, "migrate"], env=environment, capture_output=True, text=True, timeout=60, check=False
     )
     if migrated.returncode != 0:
         pytest.fail(f"signpost migrate failed:\n{migrated.stdout}{migrated.stderr}")
@@ -81,7 +101,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = data_dir / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [signpost, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [SIGNPOST, "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,
