@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from datetime import date
 from pathlib import Path
+
+import pytest
 
 from app import database
 from app.crypto.keyring import Keyring
@@ -87,3 +90,48 @@ async def test_seeding_twice_with_the_same_seed_is_refused_cleanly(tmp_path: Pat
     assert again.returncode == 1
     assert "already" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+async def test_a_bulk_load_builds_its_deferred_indexes_and_an_interrupted_one_is_repaired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.seed import service as seeding
+
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    path = tmp_path / "signpost.sqlite3"
+    engine = database.make_engine(DatabaseUrl(kind="sqlite", sqlite_path=path))
+    database.use_engine(engine)
+    Keyring(tmp_path / "keys", create=True)
+    contexts = await seeding.ensure_authorities(4, 1, 500)
+    plan = seeding.make_plan(tmp_path / "keys", contexts, date(2026, 11, 24), source="synthetic")
+    monkeypatch.setattr(seeding, "DEFER_INDEXES_FROM", 100)
+    dropped: list[list[str]] = []
+    real_defer = seeding.SqliteWriter.defer_indexes
+
+    def spy(writer: seeding.SqliteWriter) -> list[str]:
+        dropped.append(real_defer(writer))
+        return dropped[-1]
+
+    monkeypatch.setattr(seeding.SqliteWriter, "defer_indexes", spy)
+    result = seeding.seed_children(
+        DatabaseUrl(kind="sqlite", sqlite_path=path), plan, seed=4, children=500, batch_size=100, workers=2
+    )
+    assert result.children == 500
+    assert len(dropped[0]) == 3  # the blind-index indexes of child and former_name
+    assert set(index_names(path)) >= {
+        "child_bidx_name_dob",
+        "child_bidx_given_dob",
+        "former_name_bidx_name_dob",
+    }
+
+    with sqlite3.connect(path) as connection:  # as if killed before the indexes were rebuilt
+        connection.execute("DROP INDEX child_bidx_name_dob")
+    assert "child_bidx_name_dob" not in index_names(path)
+    assert signpost("migrate", env=env).returncode == 0
+    assert "child_bidx_name_dob" in index_names(path)
+
+
+def index_names(path: Path) -> list[str]:
+    with sqlite3.connect(path) as connection:
+        return [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")]
