@@ -108,6 +108,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = load_settings()
     open_keyring(settings)
+    if settings.production:
+        for problem in check_key_permissions(settings.keys_dir):
+            fail(problem)
 
     async def preflight() -> database.MigrationState:
         engine = await _connect(settings)
@@ -133,7 +136,10 @@ def serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         server_header=False,
         log_level=settings.log_level.lower(),
-        proxy_headers=False,
+        # The client address (for throttling) comes from X-Forwarded-For only when it is set by
+        # one of SIGNPOST_TRUSTED_PROXIES; otherwise it is the TCP peer.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
     )
 
 
@@ -292,7 +298,7 @@ def keys_rotate(batch_size: int) -> None:
 
     Resumable: if interrupted, run it again and it carries on where it stopped.
     """
-    from app.crypto.rotation import rotate
+    from app.crypto.rotation import RotationError, rotate
 
     settings = load_settings()
     keyring = open_keyring(settings)
@@ -307,7 +313,11 @@ def keys_rotate(batch_size: int) -> None:
         finally:
             await database.close(engine)
 
-    result = run(go())
+    try:
+        result = run(go())
+    except RotationError as exc:
+        fail(str(exc))
+        return
     click.echo(
         f"Rotated to root key version {result.version}: {result.rows} row(s) re-encrypted; "
         f"retired version(s) {', '.join(map(str, result.retired)) or 'none'}."

@@ -117,9 +117,19 @@ async def migrate() -> list[str]:
     return state.pending
 
 
+#: Indexes made by raw SQL in migrations/ (Piccolo declares no named unique indexes).
+RAW_INDEXES = {
+    "child_signpost_id": "CREATE UNIQUE INDEX IF NOT EXISTS child_signpost_id ON child (signpost_id)"
+}
+
+
 async def ensure_indexes() -> list[str]:
     """Create any declared index that is missing (e.g. after an interrupted bulk load)."""
     created = []
+    engine = ALL_TABLES[0]._meta.db
+    for name, statement in RAW_INDEXES.items():
+        await engine.run_ddl(statement)
+        created.append(name)
     for table in ALL_TABLES:
         for column in table._meta.columns:
             if column._meta.index:

@@ -67,6 +67,7 @@ def create_app(
             if manage_engine:
                 await database.close(engine)
 
+    secret = app_secret(settings)
     template_config = make_template_config(TEMPLATES_DIR)
     template_config.engine_instance.engine.globals["csp_nonce"] = csp_nonce
 
@@ -83,13 +84,21 @@ def create_app(
                 include_in_schema=False,
             ),
         ],
-        state=State({"settings": settings, "keyring": keyring, "engine": engine, "clock": clock}),
+        state=State(
+            {
+                "settings": settings,
+                "keyring": keyring,
+                "engine": engine,
+                "clock": clock,
+                "app_secret": secret,
+            }
+        ),
         middleware=[SessionMiddleware()],
         template_config=template_config,
         plugins=[HTMXPlugin()],
         request_class=HTMXRequest,
         csrf_config=CSRFConfig(
-            secret=app_secret(settings),
+            secret=secret,
             cookie_name=cookie_name(settings, "csrftoken"),
             cookie_secure=settings.secure_cookies,
             cookie_httponly=True,
@@ -109,6 +118,7 @@ def create_app(
 def asgi_app() -> Litestar:
     """Factory for ``signpost serve`` workers: settings, keys and engine from the environment."""
     settings = load_settings()
+    logging.getLogger("signpost").setLevel(settings.log_level)
     keyring = Keyring(settings.keys_dir, create=not settings.production)
     return create_app(
         settings, keyring=keyring, engine=database.make_engine(settings.database), manage_engine=True

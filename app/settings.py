@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 Environment = Literal["development", "production"]
 
 MAX_SETTING_LENGTH = 2048
@@ -64,6 +67,7 @@ class Settings:
     secret_key: str | None = field(repr=False)
     debug: bool
     log_level: str
+    trusted_proxies: tuple[str, ...] = ()
     allow_none_attestation: bool = False
     allowed_aaguids: frozenset[str] = frozenset()
     attestation_roots: tuple[bytes, ...] = ()
@@ -166,6 +170,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     allowed = tuple(dict.fromkeys([*origin_hosts, *extra_hosts]))
 
     keys_dir = Path(_text(env, "SIGNPOST_KEYS_DIR", str(data_dir / "keys"), problems))
+    if environment == "production":
+        # Keys beside the database would be copied with it, undoing encryption at rest.
+        if "SIGNPOST_KEYS_DIR" not in env:
+            problems.append("SIGNPOST_KEYS_DIR must be set in production, outside the data directory")
+        elif keys_dir.resolve().is_relative_to(data_dir.resolve()) or (
+            database.sqlite_path is not None
+            and keys_dir.resolve().is_relative_to(database.sqlite_path.resolve().parent)
+        ):
+            problems.append("SIGNPOST_KEYS_DIR must not be inside the data directory or beside the database")
 
     secret_key = env.get("SIGNPOST_SECRET_KEY")
     if secret_key is not None and (len(secret_key) < 32 or len(secret_key) > 512):
@@ -215,18 +228,30 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except OSError:
             problems.append("SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS cannot be read")
         else:
-            roots = [
-                b"-----BEGIN CERTIFICATE-----" + part
-                for part in pem.split(b"-----BEGIN CERTIFICATE-----")[1:]
-            ]
+            try:
+                certificates = x509.load_pem_x509_certificates(pem)
+            except ValueError:
+                certificates = []
+            roots = [c.public_bytes(serialization.Encoding.PEM) for c in certificates]
             if not roots:
-                problems.append("SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS holds no PEM certificate")
+                problems.append("SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS holds no valid PEM certificate")
 
     if environment == "production" and not roots:
         problems.append(
             "production needs the roots that key attestations chain to: "
             "set SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS"
         )
+
+    proxies = tuple(
+        p.strip() for p in _text(env, "SIGNPOST_TRUSTED_PROXIES", "", problems).split(",") if p.strip()
+    )
+    for proxy in proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            problems.append(
+                f"SIGNPOST_TRUSTED_PROXIES has an entry that is not an IP address: {proxy[:40]!r}"
+            )
 
     log_level = _text(env, "SIGNPOST_LOG_LEVEL", "INFO", problems).upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -246,6 +271,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         debug=debug,
         log_level=log_level,
+        trusted_proxies=proxies,
         allow_none_attestation=allow_none and environment == "development",
         allowed_aaguids=frozenset(aaguids),
         attestation_roots=tuple(roots),

@@ -50,6 +50,7 @@ def production_env(data_dir: Path, roots_pem: bytes | None = None, **overrides: 
     roots.write_bytes(roots_pem if roots_pem is not None else AttestationCA().pem)
     return env_for(
         data_dir,
+        SIGNPOST_KEYS_DIR=str(data_dir.parent / f"{data_dir.name}-keys"),
         SIGNPOST_ENV="production",
         SIGNPOST_ORIGIN="https://signpost.example",
         SIGNPOST_RP_ID="signpost.example",

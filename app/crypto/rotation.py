@@ -39,6 +39,10 @@ ROTATED_COLUMNS: dict[type[Table], tuple[str, ...]] = {**ENCRYPTED_COLUMNS, Prac
 GRACE_SECONDS = 2 * REFRESH_SECONDS
 
 
+class RotationError(Exception):
+    """The rotation could not finish; the old key is kept and running it again carries on."""
+
+
 @dataclass(frozen=True, slots=True)
 class RotationResult:
     version: int
@@ -131,8 +135,10 @@ async def _rotate_table(
                 dob = dobs.get(row["child"] if table is FormerName else row["id"])
                 values.update(_reindex(keyring, table, plain, dob, target))
                 values["key_version"] = target
-                await table.update(values).where(_unchanged(table, row, columns)).run()
-                moved += 1
+                changed = (
+                    await table.update(values).where(_unchanged(table, row, columns)).returning(pk).run()
+                )
+                moved += len(changed)
         last_id = rows[-1]["id"]
 
 
@@ -161,7 +167,9 @@ async def rotate(
         key_version = table._meta.get_column_by_name("key_version")
         left = await table.count().where(key_version < target).run()
         if left:
-            raise RuntimeError(f"{left} row(s) of {table._meta.tablename} still under an older key")
+            raise RotationError(
+                f"{left} row(s) of {table._meta.tablename} are still under an older key; run it again"
+            )
     retired = [v for v in keyring.versions if v < target]
     for version in retired:
         key_path(keyring.keys_dir, version).unlink()

@@ -1,8 +1,9 @@
 """Security keys: storing them, signing in with them, and managing them.
 
 Every rejection is logged under ``signpost.auth`` with its reason and IDs only (no names or
-emails). Failures are counted per account and per client in fixed 15-minute windows; past the
-limit the answer is 429 until the window ends.
+emails). Failures are counted in fixed 15-minute windows per client (sign-in and enrolment
+apart) and per account-and-client pair, so a stranger's failures never lock the owner out;
+past the limit the answer is 429 until the window ends.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from datetime import datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
-from app.crypto.keyring import Keyring
 from app.database import write_transaction
 from app.identity import ceremonies
 from app.identity.ceremonies import CeremonyRefusedError, KeyRecord
-from app.identity.tables import AuthThrottle, Credential, Practitioner
+from app.identity.service import normalise_email
+from app.identity.tables import AuthThrottle, Credential, Practitioner, Session
 from app.records.ids import row_ids
 
 log = logging.getLogger("signpost.auth")
@@ -130,12 +131,17 @@ async def revoke_key(practitioner_id: int, key_id: int, now: datetime, *, allow_
     return bool(changed)
 
 
-def decoy_credential_id(keyring: Keyring, email: str) -> bytes:
-    """A stable, fake credential ID for an unknown email, so sign-in options do not reveal
-    whether an account exists."""
-    return hmac.new(
-        keyring.mac_key(keyring.versions[0], "login-decoy"), email.lower().encode(), sha256
-    ).digest()
+def decoy_credential_ids(secret: str, email: str) -> list[bytes]:
+    """Stable, fake credential IDs for an email with no keys, so sign-in options do not reveal
+    whether an account exists: one or two IDs (as real accounts have, with a backup key) of
+    lengths real keys use, keyed by the application secret so they survive key rotation."""
+    seed = hmac.new(secret.encode(), b"login-decoy|" + normalise_email(email).encode(), sha256).digest()
+    count = 1 + seed[0] % 2
+    ids = []
+    for n in range(count):
+        block = hmac.new(seed, bytes([n]), sha256).digest() * 2
+        ids.append(block[: (16, 32, 48, 64)[seed[1 + n] % 4]])
+    return ids
 
 
 async def check_throttle(subjects: list[str], now: datetime) -> None:
@@ -150,25 +156,34 @@ async def check_throttle(subjects: list[str], now: datetime) -> None:
 
 
 async def record_failure(subjects: list[str], now: datetime) -> None:
+    """Count a failure for each subject. The row is created without racing a concurrent first
+    failure (``ON CONFLICT DO NOTHING``); a finished window starts again at one."""
     async with write_transaction(AuthThrottle._meta.db):
         for subject in subjects:
-            rows = await AuthThrottle.select().where(AuthThrottle.subject == subject).run()
-            if not rows:
-                await AuthThrottle.insert(
-                    AuthThrottle(id=row_ids.next(), subject=subject, window_start=now, failures=1)
-                ).run()
-            elif now - rows[0]["window_start"] > THROTTLE_WINDOW:
-                await (
-                    AuthThrottle.update({AuthThrottle.window_start: now, AuthThrottle.failures: 1})
-                    .where(AuthThrottle.subject == subject)
-                    .run()
+            await (
+                AuthThrottle.insert(
+                    AuthThrottle(id=row_ids.next(), subject=subject, window_start=now, failures=0)
                 )
-            else:
-                await (
-                    AuthThrottle.update({AuthThrottle.failures: AuthThrottle.failures + 1})
-                    .where(AuthThrottle.subject == subject)
-                    .run()
+                .on_conflict(target=AuthThrottle.subject, action="DO NOTHING")
+                .run()
+            )
+            await (
+                AuthThrottle.update({AuthThrottle.window_start: now, AuthThrottle.failures: 0})
+                .where(
+                    (AuthThrottle.subject == subject) & (AuthThrottle.window_start < now - THROTTLE_WINDOW)
                 )
+                .run()
+            )
+            await (
+                AuthThrottle.update({AuthThrottle.failures: AuthThrottle.failures + 1})
+                .where(AuthThrottle.subject == subject)
+                .run()
+            )
+
+
+async def is_registered(credential_id: bytes) -> bool:
+    """Whether this credential ID is already known (live or revoked): it cannot be added again."""
+    return bool(await Credential.exists().where(Credential.credential_id == credential_id).run())
 
 
 async def key_for_assertion(response: dict[str, Any]) -> KeyRecord:
@@ -196,6 +211,7 @@ async def disable_cloned_key(key: KeyRecord, now: datetime) -> None:
         .run()
     )
     await _keys_changed(key.practitioner_id, now)
+    await Session.delete().where(Session.practitioner == key.practitioner_id).run()  # the clone's too
     log.warning(
         "auth.counter_regression practitioner=%s credential=%s: key disabled; alert for the privacy officer",
         key.practitioner_id,
@@ -203,12 +219,16 @@ async def disable_cloned_key(key: KeyRecord, now: datetime) -> None:
     )
 
 
-async def record_use(key: KeyRecord, sign_count: int, now: datetime) -> None:
+async def record_use(key: KeyRecord, sign_count: int, now: datetime, *, full_sign_in: bool) -> None:
+    """Store the new counter; a full sign-in (not a step-up) also moves ``last_login_at``, which
+    is what the "your keys changed" notice compares against."""
     await (
         Credential.update({Credential.sign_count: sign_count, Credential.last_used_at: now})
         .where(Credential.id == key.id)
         .run()
     )
+    if not full_sign_in:
+        return
     await (
         Practitioner.update({Practitioner.last_login_at: now})
         .where(Practitioner.id == key.practitioner_id)

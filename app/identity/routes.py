@@ -28,7 +28,7 @@ from webauthn.helpers import bytes_to_base64url
 from app.identity import ceremonies, keys, service, sessions
 from app.identity.ceremonies import CeremonyRefusedError
 from app.identity.service import ROLE_LABELS, EnrolmentRefusedError, PractitionerView, Role
-from app.identity.sessions import STEP_UP_WINDOW, SessionState, signed_in_with_role
+from app.identity.sessions import SessionState, signed_in_with_role
 from app.records.validation import is_email, is_name, is_org_text
 
 log = logging.getLogger("signpost.auth")
@@ -38,6 +38,15 @@ LOGIN_FAILED = "That security key could not sign you in. Check you are using you
 ENROL_FAILED = "The email address or enrolment code is not right, or the code has expired or been used."
 ALL_ROLES = tuple(Role)
 ADMIN = {"roles": (Role.la_admin,)}
+#: Changing who may use Signpost needs a key touch within the last five minutes.
+ADMIN_ACTION = {"roles": (Role.la_admin,), "step_up": True}
+#: Roles a local-authority admin may grant on the web. Privileged roles (privacy officer,
+#: disclosure approver, police) are created by an operator with ``signpost users create``, so
+#: no single admin can mint both a police requester and the approver who decides their requests.
+GRANTABLE_ROLES = {
+    Role.practitioner: ROLE_LABELS[Role.practitioner],
+    Role.la_admin: ROLE_LABELS[Role.la_admin],
+}
 
 
 def _now(state: State) -> datetime:
@@ -83,8 +92,10 @@ def _refused(message: str, status: int = 401) -> Response[dict[str, Any]]:
     return _json({"error": message}, status)
 
 
-def _client(request: Request[Any, Any, Any]) -> str:
-    return f"client:{request.client.host if request.client else 'unknown'}"
+def _client(request: Request[Any, Any, Any], purpose: str) -> str:
+    """The throttle subject for this client and purpose (sign-in and enrolment count apart).
+    The address is the proxy-reported one only when the proxy is trusted (``serve``)."""
+    return f"client:{purpose}:{request.client.host if request.client else 'unknown'}"
 
 
 # Pages open to everyone
@@ -114,7 +125,7 @@ async def enrol(request: Request[Any, Any, Any], state: State, data: FormData) -
     now = _now(state)
     if not errors:
         try:
-            await keys.check_throttle([_client(request)], now)
+            await keys.check_throttle([_client(request, "enrol")], now)
             practitioner_id = await service.redeem_code(state.keyring, email, code, now)
         except keys.ThrottledError as exc:
             response = Template(
@@ -129,7 +140,7 @@ async def enrol(request: Request[Any, Any, Any], state: State, data: FormData) -
             response.headers["Retry-After"] = str(exc.retry_after)
             return response
         except EnrolmentRefusedError:
-            await keys.record_failure([_client(request)], now)
+            await keys.record_failure([_client(request, "enrol")], now)
             log.info("auth.enrolment_refused")
             errors["code"] = ENROL_FAILED
         else:
@@ -194,6 +205,8 @@ async def register_verify(
         or session.purpose not in ("enrolment", "signed_in")
     ):
         return _refused("Start again from the enrolment page.", 403)
+    if session.purpose == "signed_in" and not session.stepped_up(now):
+        return _refused("Confirm it is you with your security key first.", 403)
     challenge = await sessions.take_challenge(session, "register", now)
     if challenge is None:
         log.info(
@@ -203,12 +216,19 @@ async def register_verify(
     try:
         new_key = ceremonies.verify_registration(state.settings, data, challenge)
     except CeremonyRefusedError as exc:
-        log.info("auth.registration_refused practitioner=%s reason=%s", session.practitioner_id, exc.reason)
+        log.info("auth.registration_refused practitioner=%s reason=%r", session.practitioner_id, exc.reason)
         return _refused(
             "Signpost cannot accept this security key. Use a hardware key from your organisation.", 400
         )
+    if await keys.is_registered(new_key.credential_id):
+        log.info(
+            "auth.registration_refused practitioner=%s reason='credential already registered'",
+            session.practitioner_id,
+        )
+        return _refused("This security key is already registered. Use a different key.", 400)
     await keys.add_key(session.practitioner_id, new_key, now)
     if session.purpose == "enrolment":
+        await service.mark_signed_in(session.practitioner_id, now)  # enrolling is their first sign-in
         signed_in = await sessions.sign_in(session, session.practitioner_id, now, notice=None)
         return _json({"redirect": "/enrol/backup"}, session=signed_in, state=state)
     return _json({"redirect": "/keys?added=1"})
@@ -228,9 +248,10 @@ async def login_options(
         allowed = await keys.active_credential_ids(claimed)
     elif isinstance(email, str) and email.strip():
         claimed = await service.find_by_email(state.keyring, email[:254])
-        allowed = await keys.active_credential_ids(claimed) if claimed is not None else []
-        if not allowed:  # unknown email, or no key: answer as if there were one
-            allowed = [keys.decoy_credential_id(state.keyring, email[:254])]
+        # The same queries whether or not the account exists, and decoys where it has no key.
+        allowed = await keys.active_credential_ids(claimed if claimed is not None else -1)
+        if not allowed:
+            allowed = keys.decoy_credential_ids(state.app_secret, email[:254])
     new_session = None
     if session is None or session.purpose == "enrolment":
         session = new_session = await sessions.start("anonymous", None, now)
@@ -250,11 +271,13 @@ async def login_verify(
     session = _session(request)
     if session is None:
         return _refused(LOGIN_FAILED)
-    subjects = [_client(request)]
+    client = _client(request, "login")
+    subjects = [client]
     try:
         await keys.check_throttle(subjects, now)
         key = await keys.key_for_assertion(data)
-        subjects.append(f"account:{key.practitioner_id}")
+        # Per account *and* client: a stranger's failures must not lock the owner out.
+        subjects.append(f"account:{key.practitioner_id}:{client}")
         await keys.check_throttle(subjects, now)
         challenge = await sessions.take_challenge(session, "login", now)
         if challenge is None:
@@ -279,10 +302,10 @@ async def login_verify(
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except CeremonyRefusedError as exc:
-        log.info("auth.login_failed reason=%s", exc.reason)
+        log.info("auth.login_failed reason=%r", exc.reason)
         await keys.record_failure(subjects, now)
         return _refused(LOGIN_FAILED)
-    await keys.record_use(key, assertion.new_sign_count, now)
+    await keys.record_use(key, assertion.new_sign_count, now, full_sign_in=session.purpose != "signed_in")
     changed = practitioner.keys_changed_at
     notice = (
         "keys_changed"
@@ -305,8 +328,9 @@ def _user_handle(practitioner_id: int) -> str:
 # Signed-in pages
 
 
-@post("/logout", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
+@post("/logout")
 async def logout(request: Request[Any, Any, Any], state: State) -> Redirect:
+    """End the session if there is one; always clear the cookie and the site's data."""
     session = _session(request)
     if session is not None:
         await sessions.end(session.id)
@@ -331,14 +355,8 @@ async def home(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/enrol/backup", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
-async def enrol_backup_page(request: Request[Any, Any, Any], state: State) -> Template:
-    session = _session(request)
-    if (
-        session is not None
-        and session.authenticated_at is not None
-        and _now(state) - session.authenticated_at < STEP_UP_WINDOW
-    ):
-        await sessions.mark_stepped_up(session, _now(state))  # they touched their key a moment ago
+async def enrol_backup_page() -> Template:
+    """After the first key: the session that enrolment signed in already counts as a key touch."""
     return Template("identity/register_key.html", context={"stage": "backup"})
 
 
@@ -437,11 +455,11 @@ async def admin_new_user_page(request: Request[Any, Any, Any]) -> Template:
     organisations = await service.organisations_of_authority(_user(request).local_authority_id)
     return Template(
         "admin/new_user.html",
-        context={"errors": {}, "values": {}, "roles": ROLE_LABELS, "organisations": organisations},
+        context={"errors": {}, "values": {}, "roles": GRANTABLE_ROLES, "organisations": organisations},
     )
 
 
-@post("/admin/users/new", guards=[signed_in_with_role], opt=ADMIN)
+@post("/admin/users/new", guards=[signed_in_with_role], opt=ADMIN_ACTION)
 async def admin_new_user(request: Request[Any, Any, Any], state: State, data: FormData) -> Template:
     admin = _user(request)
     values = {k: data.get(k, "").strip() for k in ("name", "email", "role", "organisation")}
@@ -452,7 +470,7 @@ async def admin_new_user(request: Request[Any, Any, Any], state: State, data: Fo
         errors["email"] = "Enter a work email address, like name@example.org"
     elif await service.find_by_email(state.keyring, values["email"]) is not None:
         errors["email"] = "Someone with this email address already has an account"
-    if values["role"] not in {r.value for r in Role}:
+    if values["role"] not in {r.value for r in GRANTABLE_ROLES}:
         errors["role"] = "Select the person's role"
     if (
         not values["organisation"]
@@ -488,7 +506,7 @@ async def admin_new_user(request: Request[Any, Any, Any], state: State, data: Fo
     )
 
 
-@post("/admin/users/{practitioner_id:int}/code", guards=[signed_in_with_role], opt=ADMIN)
+@post("/admin/users/{practitioner_id:int}/code", guards=[signed_in_with_role], opt=ADMIN_ACTION)
 async def admin_reissue_code(
     request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int]
 ) -> Template:
@@ -502,7 +520,7 @@ async def admin_reissue_code(
     )
 
 
-@post("/admin/users/{practitioner_id:int}/revoke", guards=[signed_in_with_role], opt=ADMIN)
+@post("/admin/users/{practitioner_id:int}/revoke", guards=[signed_in_with_role], opt=ADMIN_ACTION)
 async def admin_revoke_user(
     request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int]
 ) -> Redirect:
@@ -520,7 +538,11 @@ async def admin_user_keys(
     return Template("admin/user_keys.html", context={"person": target, "keys": await keys.keys_of(target.id)})
 
 
-@post("/admin/users/{practitioner_id:int}/keys/{key_id:int}/revoke", guards=[signed_in_with_role], opt=ADMIN)
+@post(
+    "/admin/users/{practitioner_id:int}/keys/{key_id:int}/revoke",
+    guards=[signed_in_with_role],
+    opt=ADMIN_ACTION,
+)
 async def admin_revoke_key(
     request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int], key_id: FromPath[int]
 ) -> Redirect:

@@ -309,5 +309,11 @@ async def revoke_practitioner(practitioner_id: int) -> None:
         await Session.delete().where(Session.practitioner == practitioner_id).run()
 
 
+async def mark_signed_in(practitioner_id: int, now: datetime) -> None:
+    await (
+        Practitioner.update({Practitioner.last_login_at: now}).where(Practitioner.id == practitioner_id).run()
+    )
+
+
 async def any_admin() -> bool:
     return bool(await Practitioner.exists().where(Practitioner.role == Role.la_admin.value).run())

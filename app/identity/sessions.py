@@ -23,13 +23,15 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.database import write_transaction
 from app.identity.service import PractitionerView, load_practitioner
-from app.identity.tables import Session
+from app.identity.tables import AuthThrottle, Session
 from app.records.ids import row_ids
 
 IDLE_TIMEOUT = timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 STEP_UP_WINDOW = timedelta(minutes=5)
 CHALLENGE_LIFETIME = timedelta(minutes=5)
+PURGE_ONE_IN = 100
+THROTTLE_RETENTION = timedelta(hours=1)
 Purpose = Literal["anonymous", "enrolment", "signed_in"]
 ChallengePurpose = Literal["register", "login"]
 
@@ -82,7 +84,16 @@ async def start(
         "notice": notice,
     }
     await Session.insert(Session(**row)).run()
+    if secrets.randbelow(PURGE_ONE_IN) == 0:
+        await purge_expired(now)
     return _state(row, token)
+
+
+async def purge_expired(now: datetime) -> None:
+    """Delete sessions past their idle timeout and finished throttle windows. Runs now and then
+    as sessions start, so abandoned sign-in attempts do not accumulate."""
+    await Session.delete().where(Session.last_seen_at < now - IDLE_TIMEOUT).run()
+    await AuthThrottle.delete().where(AuthThrottle.window_start < now - THROTTLE_RETENTION).run()
 
 
 def _expired(row: dict[str, Any], now: datetime) -> bool:
@@ -159,26 +170,31 @@ async def set_challenge(
 
 
 async def take_challenge(session: SessionState, purpose: ChallengePurpose, now: datetime) -> bytes | None:
-    """The session's challenge for ``purpose``, consumed: a second use, or a late one, gets None."""
+    """The session's challenge for ``purpose``, consumed: a second use, or a late one, gets None.
+
+    Compare-and-swap: the challenge read is cleared only if it is still the one stored, so two
+    concurrent attempts cannot both use it, and a new challenge set meanwhile is not consumed.
+    """
     rows = (
         await Session.select(Session.challenge, Session.challenge_purpose, Session.challenge_expires_at)
         .where(Session.id == session.id)
         .run()
     )
+    if not rows or rows[0]["challenge"] is None:
+        return None
+    row = rows[0]
+    challenge = bytes(row["challenge"])
     cleared = (
         await Session.update(
             {Session.challenge: None, Session.challenge_purpose: None, Session.challenge_expires_at: None}
         )
-        .where((Session.id == session.id) & Session.challenge.is_not_null())
+        .where((Session.id == session.id) & (Session.challenge == challenge))
         .returning(Session.id)
         .run()
     )
-    if not rows or not cleared:
+    if not cleared or row["challenge_purpose"] != purpose or row["challenge_expires_at"] < now:
         return None
-    row = rows[0]
-    if row["challenge"] is None or row["challenge_purpose"] != purpose or row["challenge_expires_at"] < now:
-        return None
-    return bytes(row["challenge"])
+    return challenge
 
 
 # Web plumbing: the middleware that finds the session, and the guards that use it.
@@ -195,6 +211,9 @@ class SessionMiddleware(ASGIMiddleware):
         state = scope["litestar_app"].state
         scope["auth"] = None
         scope["user"] = None
+        if scope["path"].startswith(("/static/", "/healthz", "/readyz")):
+            await next_app(scope, receive, send)  # no session lookup for assets and probes
+            return
         cookie_name = session_cookie_name(state.settings.secure_cookies)
         token = _cookie(scope, cookie_name)
         if token:

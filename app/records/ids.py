@@ -1,9 +1,11 @@
 """Identifiers: row IDs chosen before the insert, and the public Signpost ID.
 
 Row IDs are time-ordered 63-bit integers: milliseconds since 2025-01-01 in the high bits, then a
-per-process random tag and a counter. They are known before the insert (so they can be bound into
-a ciphertext's associated data), need no coordination between workers, and arrive in nearly
-ascending order, which keeps B-tree inserts cheap at national scale.
+12-bit per-process random tag and a 10-bit counter (1,024 IDs per millisecond per process). They
+are known before the insert (so they can be bound into a ciphertext's associated data), need no
+coordination between workers, and arrive in nearly ascending order, which keeps B-tree inserts
+cheap at national scale. Two processes that draw the same tag can collide only within the same
+millisecond and counter value; the primary key refuses such a row rather than overwrite anything.
 
 The Signpost ID is random, not derived from anything about the child: 11 random symbols from
 Crockford's base-32 alphabet and one Luhn mod-32 check symbol, shown as ``XXXX XXXX XXXX``.
@@ -16,8 +18,8 @@ import threading
 import time
 
 EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
-_TAG_BITS = 8
-_COUNTER_BITS = 14
+_TAG_BITS = 12
+_COUNTER_BITS = 10
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 SIGNPOST_ID_LENGTH = 12
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
@@ -56,6 +58,22 @@ def signpost_id_from_bits(bits: int) -> str:
     """The Signpost ID for 55 random bits (the seeder passes its own deterministic bits)."""
     body = "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(SIGNPOST_ID_LENGTH - 1))
     return body + _luhn_check(body)
+
+
+_SEEDED_BITS = 55
+_SEEDED_MASK = (1 << _SEEDED_BITS) - 1
+_ODD = 0x5BD1E995B5297A4D & _SEEDED_MASK | 1
+
+
+def seeded_signpost_bits(seed: int, index: int) -> int:
+    """55 random-looking bits for synthetic child ``index`` of ``seed``: a bijection on the index
+    (odd multiplier and xor-shifts modulo 2**55), so one seed never gives two children the same
+    Signpost ID. Only the seeder uses it; real IDs come from ``new_signpost_id``."""
+    x = (index ^ (seed * 0x9E3779B97F4A7C15)) & _SEEDED_MASK
+    for _ in range(2):
+        x = (x * _ODD) & _SEEDED_MASK
+        x ^= x >> 29
+    return x
 
 
 def new_signpost_id() -> str:

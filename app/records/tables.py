@@ -48,7 +48,9 @@ class GpPractice(Table, tablename="gp_practice"):
 
 class Child(Table, tablename="child"):
     id = BigSerial(primary_key=True)
-    signpost_id = Varchar(length=12, unique=True, null=False)
+    # Unique through the named index child_signpost_id (migrations/, app/database.py RAW_INDEXES),
+    # so that a bulk load can build it once at the end.
+    signpost_id = Varchar(length=12, null=False)
     local_authority = ForeignKey(references=LocalAuthority, null=False, on_delete=OnDelete.restrict)
     given_name = Bytea(null=False)
     family_name = Bytea(null=False)

@@ -29,7 +29,7 @@ from app.records.codes import (
     Relationship,
     ServiceType,
 )
-from app.records.ids import signpost_id_from_bits
+from app.records.ids import seeded_signpost_bits, signpost_id_from_bits
 from app.records.schemas import Address, CarerDetails, ChildDetails, InvolvementDetails, PersonName
 from app.records.service import carer_row, child_row, former_name_row, involvement_row
 from app.records.tables import Carer, Child, FormerName, Involvement
@@ -254,7 +254,7 @@ def build_batch(keyring: Keyring, plan: SeedPlan, job: BatchJob) -> BatchRows:
         authority = plan.authorities[rng.randrange(len(plan.authorities))]
         details = factory.child(authority)
         child_id = plan.id_base + index
-        signpost_id = signpost_id_from_bits(rng.getrandbits(55))
+        signpost_id = signpost_id_from_bits(seeded_signpost_bits(job.seed, index))
         rows.children.append(_ordered(Child, child_row(keyring, child_id, signpost_id, details, now)))
         for k, name in enumerate(details.former_names):
             row_id = plan.id_base + index * MAX_FORMER_NAMES + k

@@ -163,7 +163,7 @@ class SqliteWriter:
         }
 
     def defer_indexes(self) -> list[str]:
-        """Drop the blind-index indexes of the bulk tables; return their DDL.
+        """Drop the blind-index indexes and the Signpost ID's unique index; return their DDL.
 
         Their keys are random, so keeping them up to date under millions of inserts touches pages
         all over the index; building them once at the end sorts the keys instead. (The indexes on
@@ -174,7 +174,8 @@ class SqliteWriter:
         names = tuple(t._meta.tablename for t in BULK_TABLES)
         rows = self.connection.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "  # noqa: S608
-            f"AND name LIKE '%bidx%' AND tbl_name IN ({', '.join('?' for _ in names)})",
+            "AND (name LIKE '%bidx%' OR name = 'child_signpost_id') "
+            f"AND tbl_name IN ({', '.join('?' for _ in names)})",
             names,
         ).fetchall()
         for name, _ in rows:
@@ -183,7 +184,11 @@ class SqliteWriter:
 
     def restore_indexes(self, statements: list[str]) -> None:
         for statement in statements:
-            self.connection.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+            for kind in ("CREATE UNIQUE INDEX", "CREATE INDEX"):
+                if statement.startswith(kind):
+                    statement = statement.replace(kind, f"{kind} IF NOT EXISTS", 1)
+                    break
+            self.connection.execute(statement)
 
     def empty(self) -> bool:
         return bool(self.connection.execute("SELECT NOT EXISTS (SELECT 1 FROM child)").fetchone()[0])

@@ -36,5 +36,6 @@ def test_every_non_public_route_is_guarded(app_factory: Any) -> None:
             "`POST /auth/register/verify`",
             "`POST /auth/login/options`",
             "`POST /auth/login/verify`",
+            "`POST /logout`",
         ]
     )

@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 
 from app.crypto.keyring import DecryptionError, Keyring
-from app.database import AnyEngine
+from app.database import ALL_TABLES, AnyEngine
 from app.records.schemas import ChildDetails, PersonName
 from app.records.service import create_child, find_by_name_and_birth_date, load_child
-from app.records.tables import TABLES, Child
+from app.records.tables import Child
 from app.records.validation import child_problems
 from app.seed import names
 from app.settings import Settings
@@ -22,7 +22,18 @@ from tests.conftest import env_for
 from tests.factories import child_details, make_authority
 from tests.integration.test_cli import signpost
 
-SECRET_VALUES = ["Quillfeather", "Pemberton", "NB12 3XY", "NB123XY", "07700 900 417", "O'Brien", "Zo\u00eb"]
+SECRET_VALUES = [
+    "Quillfeather",  # carer's name
+    "Pemberton",  # practitioner's name
+    "NB12 3XY",
+    "NB123XY",
+    "07700 900 417",
+    "O'Brien",
+    "Zo\u00eb",
+    "2014-02-28",  # date of birth
+    "iolo.pembertonhart@cypmhs.example.org",  # work email
+    "Flat 2",
+]
 
 
 async def test_a_child_round_trips_through_the_encrypted_store(engine: AnyEngine, keyring: Keyring) -> None:
@@ -119,7 +130,15 @@ async def stored_bytes(settings: Settings) -> bytes:
         ).stdout
     connection = await asyncpg.connect(settings.database.dsn)  # the client tools are optional
     chunks: list[bytes] = []
-    for table in TABLES:
+    for table in ALL_TABLES:
         await connection.copy_from_table(table._meta.tablename, output=lambda b: chunks.append(bytes(b)))
     await connection.close()
     return b"".join(chunks)
+
+
+async def test_signpost_ids_are_unique(engine: AnyEngine, keyring: Keyring) -> None:
+    authority = await make_authority()
+    first = await create_child(keyring, child_details(authority))
+    second = await create_child(keyring, child_details(authority, family_name="Other"))
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        await Child.update({Child.signpost_id: first.signpost_id}).where(Child.id == second.id).run()

@@ -79,3 +79,13 @@ def test_ids_are_random_not_derived() -> None:
     assert len({i[0] for i in ids}) > 20  # the leading symbol varies
     random.seed(1)  # the seeder's random module state does not influence IDs
     assert new_signpost_id() != new_signpost_id()
+
+
+def test_seeded_ids_are_a_bijection_of_the_index() -> None:
+    from app.records.ids import seeded_signpost_bits
+
+    values = [seeded_signpost_bits(1, i) for i in range(200_000)]
+    assert len(set(values)) == len(values)
+    assert all(0 <= v < 2**55 for v in values)
+    assert values[:3] != sorted(values[:3]) or values[3:6] != sorted(values[3:6])  # not in order
+    assert seeded_signpost_bits(2, 0) != seeded_signpost_bits(1, 0)

@@ -13,6 +13,7 @@ _ROOTS.write_bytes(AttestationCA().pem)
 
 PRODUCTION = {
     "SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS": str(_ROOTS),
+    "SIGNPOST_KEYS_DIR": "/etc/signpost/keys",
     "SIGNPOST_ENV": "production",
     "SIGNPOST_ORIGIN": "https://signpost.example",
     "SIGNPOST_SECRET_KEY": "s" * 40,
@@ -133,3 +134,10 @@ def test_production_needs_attestation_roots() -> None:
     env = {k: v for k, v in PRODUCTION.items() if k != "SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS"}
     assert any("SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS" in p for p in problems_for(env))
     assert load_settings(PRODUCTION).attestation_roots[0].startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_production_keys_must_live_apart_from_the_data() -> None:
+    unset = {k: v for k, v in PRODUCTION.items() if k != "SIGNPOST_KEYS_DIR"}
+    assert any("SIGNPOST_KEYS_DIR must be set in production" in p for p in problems_for(unset))
+    inside = {**PRODUCTION, "SIGNPOST_DATA_DIR": "/srv/signpost", "SIGNPOST_KEYS_DIR": "/srv/signpost/keys"}
+    assert any("must not be inside the data directory" in p for p in problems_for(inside))
