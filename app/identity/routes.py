@@ -365,18 +365,29 @@ async def step_up_page() -> Template:
     return Template("identity/step_up.html")
 
 
+async def _keys_page(
+    practitioner_id: int, *, stepped_up: bool, added: bool = False, errors: dict[str, str] | None = None
+) -> Template:
+    """The key management page; with ``errors`` it answers 400 and shows them."""
+    return Template(
+        "identity/keys.html",
+        status_code=400 if errors else 200,
+        context={
+            "keys": await keys.keys_of(practitioner_id),
+            "stepped_up": stepped_up,
+            "added": added,
+            "errors": errors or {},
+        },
+    )
+
+
 @get("/keys", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
 async def keys_page(request: Request[Any, Any, Any], state: State) -> Template:
     session = _session(request)
-    stepped_up = session is not None and session.stepped_up(_now(state))
-    return Template(
-        "identity/keys.html",
-        context={
-            "keys": await keys.keys_of(_user(request).id),
-            "stepped_up": stepped_up,
-            "added": request.query_params.get("added") == "1",
-            "errors": {},
-        },
+    return await _keys_page(
+        _user(request).id,
+        stepped_up=session is not None and session.stepped_up(_now(state)),
+        added=request.query_params.get("added") == "1",
     )
 
 
@@ -392,16 +403,8 @@ async def rename_key(
     name = data.get("name", "").strip()
     user = _user(request)
     if not name or len(name) > 60 or not is_org_text(name):
-        return Template(
-            "identity/keys.html",
-            status_code=400,
-            context={
-                "keys": await keys.keys_of(user.id),
-                "stepped_up": True,
-                "added": False,
-                "errors": {f"name-{key_id}": "Enter a name of up to 60 letters, numbers and spaces"},
-            },
-        )
+        error = "Enter a name of up to 60 letters, numbers and spaces"
+        return await _keys_page(user.id, stepped_up=True, errors={f"name-{key_id}": error})
     if not await keys.rename_key(user.id, key_id, name, _now(state)):
         raise NotFoundException()
     return Redirect("/keys", status_code=303)
@@ -417,16 +420,8 @@ async def revoke_own_key(
         mine = {k.id for k in await keys.keys_of(user.id)}
         if key_id not in mine:
             raise NotFoundException()
-        return Template(
-            "identity/keys.html",
-            status_code=400,
-            context={
-                "keys": await keys.keys_of(user.id),
-                "stepped_up": True,
-                "added": False,
-                "errors": {f"revoke-{key_id}": "You cannot remove your only key. Add another key first."},
-            },
-        )
+        error = "You cannot remove your only key. Add another key first."
+        return await _keys_page(user.id, stepped_up=True, errors={f"revoke-{key_id}": error})
     session = _session(request)
     await sessions.end_all_for(user.id, keep=session.id if session else None)
     return Redirect("/keys", status_code=303)

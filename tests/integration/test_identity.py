@@ -463,12 +463,18 @@ async def test_key_changes_show_a_notice_at_the_next_sign_in(
 # Administration
 
 
-async def test_an_admin_enrols_a_practitioner_and_revokes_them(
-    web: CheckedClient, keyring: Keyring, clock: FakeClock
-) -> None:
+async def signed_in_admin(web: CheckedClient, keyring: Keyring, clock: FakeClock) -> tuple[Person, SoftKey]:
+    """A local-authority admin with an enrolled key, signed in (so with a fresh key touch)."""
     admin = await make_person(keyring, clock.now, email="team@northshire.example.org", role=Role.la_admin)
     admin_key = await enrolled(web, admin)
     await sign_in(web, admin_key, ORIGIN, email=admin.email)
+    return admin, admin_key
+
+
+async def test_an_admin_enrols_a_practitioner_and_revokes_them(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    admin, admin_key = await signed_in_admin(web, keyring, clock)
     form = {
         "name": "Cara Nwosu",
         "email": "cara.nwosu@health.example.org",
@@ -529,9 +535,7 @@ async def test_admins_cannot_reach_another_authoritys_people(
 async def test_admin_actions_need_a_recent_key_touch_and_cannot_grant_privileged_roles(
     web: CheckedClient, keyring: Keyring, clock: FakeClock
 ) -> None:
-    admin = await make_person(keyring, clock.now, email="team@northshire.example.org", role=Role.la_admin)
-    admin_key = await enrolled(web, admin)
-    await sign_in(web, admin_key, ORIGIN, email=admin.email)
+    await signed_in_admin(web, keyring, clock)
     form = {
         "name": "Pat Constable",
         "email": "pat@police.example.org",
