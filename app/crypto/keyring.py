@@ -187,7 +187,7 @@ class Keyring:
         use = self.active_version if version is None else version
         aead = self._aeads.get((use, field)) or self._aead(use, field)
         nonce = os.urandom(NONCE_BYTES)
-        sealed = aead.encrypt(nonce, plaintext.encode("utf-8"), f"{field}|{row_id}".encode("ascii"))
+        sealed = aead.encrypt(nonce, plaintext.encode("utf-8"), self._associated_data(field, row_id))
         return use.to_bytes(VERSION_BYTES, "big") + nonce + sealed
 
     def decrypt(self, field: str, row_id: int, blob: bytes) -> str:

@@ -91,14 +91,19 @@ async def _keys_changed(practitioner_id: int, now: datetime) -> None:
     )
 
 
+def _live_key(practitioner_id: int, key_id: int) -> Any:
+    """This practitioner's key ``key_id``, if it is not disabled (a key of anyone else never matches)."""
+    return (
+        (Credential.id == key_id)
+        & (Credential.practitioner == practitioner_id)
+        & Credential.disabled_at.is_null()
+    )
+
+
 async def rename_key(practitioner_id: int, key_id: int, name: str, now: datetime) -> bool:
     changed = (
         await Credential.update({Credential.name: name})
-        .where(
-            (Credential.id == key_id)
-            & (Credential.practitioner == practitioner_id)
-            & Credential.disabled_at.is_null()
-        )
+        .where(_live_key(practitioner_id, key_id))
         .returning(Credential.id)
         .run()
     )
@@ -116,11 +121,7 @@ async def revoke_key(practitioner_id: int, key_id: int, now: datetime, *, allow_
             return False
         changed = (
             await Credential.update({Credential.disabled_at: now, Credential.disabled_reason: "revoked"})
-            .where(
-                (Credential.id == key_id)
-                & (Credential.practitioner == practitioner_id)
-                & Credential.disabled_at.is_null()
-            )
+            .where(_live_key(practitioner_id, key_id))
             .returning(Credential.id)
             .run()
         )

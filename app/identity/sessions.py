@@ -124,10 +124,10 @@ async def end(session_id: int) -> None:
 
 
 async def end_all_for(practitioner_id: int, *, keep: int | None = None) -> None:
-    query = Session.delete().where(Session.practitioner == practitioner_id)
+    condition: Any = Session.practitioner == practitioner_id
     if keep is not None:
-        query = Session.delete().where((Session.practitioner == practitioner_id) & (Session.id != keep))
-    await query.run()
+        condition &= Session.id != keep
+    await Session.delete().where(condition).run()
 
 
 async def sign_in(
