@@ -12,11 +12,14 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from app import database
+from app.audit.checkpoints import CheckpointKeyError
+from app.audit.service import Actor
 from app.crypto.keyring import Keyring, KeyringError, check_key_permissions, key_versions, write_new_key
 from app.identity.service import Role
 from app.records.tables import LocalAuthority
@@ -45,7 +48,7 @@ def operator_errors(command: Callable[P, R]) -> Callable[P, R]:
             for problem in exc.problems:
                 click.echo(f"signpost: configuration: {problem}", err=True)
             raise SystemExit(EXIT_CONFIG) from None
-        except (KeyringError, database.DatabaseError) as exc:
+        except (KeyringError, database.DatabaseError, CheckpointKeyError) as exc:
             fail(str(exc))
             raise  # unreachable: fail() exits
 
@@ -282,12 +285,21 @@ def keys() -> None:
 @keys.command("init")
 @operator_errors
 def keys_init() -> None:
-    """Create the first root key (production deployments; development creates one itself)."""
+    """Create the first root key and the audit signing key (production deployments;
+    development creates them itself)."""
+    from app.audit import checkpoints
+
     settings = load_settings()
     if key_versions(settings.keys_dir):
         fail(f"{settings.keys_dir} already holds a root key; use 'signpost keys rotate'")
     path = write_new_key(settings.keys_dir, 1)
     click.echo(f"Created root key {path}. Back it up apart from the database.")
+    if not (settings.keys_dir / checkpoints.SIGNING_KEY_FILE).exists():
+        signing = checkpoints.create_signing_key(settings.keys_dir)
+        click.echo(
+            f"Created audit signing key {signing}; give {settings.keys_dir / checkpoints.PUBLIC_KEY_FILE} "
+            "to whoever checks the shipped checkpoints."
+        )
 
 
 @keys.command("rotate")
@@ -406,6 +418,7 @@ def users_create(
                 role=Role(role),
                 organisation_id=organisation_id,
                 now=datetime.now(UTC),
+                actor=Actor("operator", authority_id=authority_id),
             )
             return code
         finally:
@@ -419,3 +432,156 @@ def users_create(
         f"Created {role} account for {email}. Enrol at {settings.origin}/enrol with this one-time code:"
     )
     click.echo(code)
+
+
+@main.group()
+def audit() -> None:
+    """Check and export the tamper-evident audit trail."""
+
+
+def _public_key(settings: Settings, path: str | None) -> Any:
+    from app.audit import checkpoints
+
+    if path is not None:
+        return checkpoints.load_public_key(Path(path))
+    return checkpoints.load_signing_key(settings.keys_dir).public_key()
+
+
+@audit.command("verify")
+@click.option(
+    "--file",
+    "export_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Check a JSON-lines export instead of the database.",
+)
+@click.option(
+    "--checkpoints",
+    "checkpoint_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Signed checkpoints to check against (default: SIGNPOST_AUDIT_CHECKPOINT_DIR).",
+)
+@click.option(
+    "--public-key",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="The audit public key (default: from the keys directory).",
+)
+@operator_errors
+def audit_verify(export_file: str | None, checkpoint_dir: str | None, public_key: str | None) -> None:
+    """Recompute the hash chain from the start and check every signed checkpoint against it.
+
+    Exits 0 only when everything holds; otherwise names the first bad row and what is wrong.
+    """
+    from app.audit import verify
+
+    settings = load_settings()
+    key = _public_key(settings, public_key)
+    directory = Path(checkpoint_dir) if checkpoint_dir else settings.checkpoint_dir
+
+    if export_file is not None:
+        with Path(export_file).open(encoding="utf-8") as handle:
+            report = verify.verify_export(handle, directory, key, settings.audit_log_name)
+    else:
+
+        async def go() -> verify.Report:
+            engine = await _connect(settings)
+            try:
+                state = await database.migration_state()
+                if not state.current:
+                    raise database.DatabaseError("the database is not migrated: run 'signpost migrate' first")
+                return await verify.verify_database(directory, key, settings.audit_log_name)
+            finally:
+                await database.close(engine)
+
+        report = run(go())
+    if report.problem is not None:
+        fail(f"audit trail: {report.problem}")
+    last = report.first_seq + report.rows - 1
+    click.echo(
+        f"Audit trail verified: rows {report.first_seq} to {last} ({report.rows:,}) chain correctly; "
+        f"{report.checkpoints} signed checkpoint(s) agree; head {report.head_hash[:16]}."
+        if report.rows
+        else f"Audit trail verified: no rows; {report.checkpoints} signed checkpoint(s)."
+    )
+
+
+@audit.command("export")
+@click.option(
+    "--since",
+    default="1",
+    show_default=True,
+    help="First row: a sequence number, or a date or time (UTC) like 2026-11-24.",
+)
+@click.option(
+    "--output",
+    default="-",
+    show_default=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="File to write (- for standard output).",
+)
+@operator_errors
+def audit_export(since: str, output: str) -> None:
+    """Write audit rows as JSON lines, for shipping to a separate system.
+
+    Each line holds every column, both hashes included, so the copy can be checked on its own
+    with 'signpost audit verify --file'.
+    """
+    import json
+
+    from app.audit import service
+    from app.audit.chain import export_row
+
+    settings = load_settings()
+    first: int | None = int(since) if since.isdigit() else None
+    moment: datetime | None = None
+    if first is None:
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError:
+            fail("--since must be a sequence number or a date like 2026-11-24")
+            return
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    async def go(write: Callable[[str], Any]) -> int:
+        engine = await _connect(settings)
+        try:
+            start = first if first is not None else await service.first_seq_at_or_after(moment)  # type: ignore[arg-type]
+            count = 0
+            async for row in service.rows_from(max(start, 1)):
+                write(json.dumps(export_row(row), separators=(",", ":")) + "\n")
+                count += 1
+            return count
+        finally:
+            await database.close(engine)
+
+    if output == "-":
+        count = run(go(sys.stdout.write))
+    else:
+        with Path(output).open("w", encoding="utf-8") as handle:
+            count = run(go(handle.write))
+        click.echo(f"Exported {count:,} audit row(s) to {output}.")
+
+
+@audit.command("checkpoint")
+@operator_errors
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the audit trail now (the service also does so by itself)."""
+    from app.audit import background, checkpoints
+
+    settings = load_settings()
+    key = checkpoints.load_signing_key(settings.keys_dir, create=not settings.production)
+
+    async def go() -> Any:
+        engine = await _connect(settings)
+        try:
+            return await background.checkpoint(settings, key, datetime.now(UTC), force=True)
+        finally:
+            await database.close(engine)
+
+    checkpoint = run(go())
+    if checkpoint is None:
+        click.echo("Nothing new to sign: the newest checkpoint already covers every row.")
+    else:
+        click.echo(f"Signed a checkpoint of {checkpoint.size:,} row(s) in {settings.checkpoint_dir}.")

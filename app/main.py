@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import Litestar
 from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.csrf import CSRFConfig
@@ -16,6 +19,8 @@ from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
 
 from app import database
+from app.audit import background, checkpoints
+from app.audit.routes import ROUTES as AUDIT_ROUTES
 from app.crypto.keyring import Keyring
 from app.crypto.secret import app_secret
 from app.database import AnyEngine
@@ -52,18 +57,31 @@ def create_app(
     engine: AnyEngine,
     manage_engine: bool = False,
     clock: Callable[[], datetime] = utc_now,
+    audit_key: Ed25519PrivateKey | None = None,
+    background_tasks: bool = True,
 ) -> Litestar:
     """The app; with ``manage_engine`` it opens the engine's connection pool in its own event loop
-    at start-up and closes it at shutdown (a worker process owns its engine)."""
+    at start-up and closes it at shutdown (a worker process owns its engine). With
+    ``background_tasks`` it signs audit checkpoints and scans for alerts while it runs."""
     database.use_engine(engine)
+    signing_key = audit_key or checkpoints.load_signing_key(settings.keys_dir, create=not settings.production)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if manage_engine:
             await database.open_pool(engine)
+        task = asyncio.create_task(background.run(settings, signing_key, clock)) if background_tasks else None
         try:
             yield
         finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                try:
+                    await background.checkpoint(settings, signing_key, clock(), force=True)
+                except Exception as exc:  # the database may be gone already; the next start signs
+                    log.error("audit.final_checkpoint_failed error=%s", type(exc).__name__)
             if manage_engine:
                 await database.close(engine)
 
@@ -77,6 +95,7 @@ def create_app(
             healthz,
             readyz,
             *IDENTITY_ROUTES,
+            *AUDIT_ROUTES,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],
@@ -91,6 +110,7 @@ def create_app(
                 "engine": engine,
                 "clock": clock,
                 "app_secret": secret,
+                "audit_key": signing_key,
             }
         ),
         middleware=[SessionMiddleware()],

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
+from app.audit.tables import AUDIT_TABLES
 from app.identity.tables import IDENTITY_TABLES
 from app.records.tables import TABLES
 
@@ -12,7 +13,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 APP_CONFIG = AppConfig(
     app_name="signpost",
     migrations_folder_path=str(MIGRATIONS_DIR),
-    table_classes=[*TABLES, *IDENTITY_TABLES],
+    table_classes=[*TABLES, *IDENTITY_TABLES, *AUDIT_TABLES],
     migration_dependencies=[],
     commands=[],
 )

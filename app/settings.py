@@ -28,6 +28,8 @@ _HOSTNAME = re.compile(
 
 #: Settings that make a deployment weaker and are refused in production.
 DEVELOPMENT_ONLY = ("SIGNPOST_DEBUG", "SIGNPOST_DEV_ALLOW_NONE_ATTESTATION")
+#: A checkpoint's origin line (C2SP tlog-checkpoint): a schema-less URL, no spaces.
+_LOG_NAME = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._-]+)*$")
 _AAGUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -71,6 +73,10 @@ class Settings:
     allow_none_attestation: bool = False
     allowed_aaguids: frozenset[str] = frozenset()
     attestation_roots: tuple[bytes, ...] = ()
+    checkpoint_dir: Path = Path("var/checkpoints")
+    checkpoint_rows: int = 1000
+    checkpoint_minutes: int = 5
+    audit_log_name: str = "localhost/signpost-audit"
 
     @property
     def production(self) -> bool:
@@ -91,6 +97,16 @@ def _text(env: Mapping[str, str], name: str, default: str, problems: list[str]) 
         problems.append(f"{name} contains spaces or control characters")
         return default
     return value
+
+
+def _whole_number(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int, problems: list[str]
+) -> int:
+    value = _text(env, name, str(default), problems)
+    if not value.isdigit() or not low <= int(value) <= high:
+        problems.append(f"{name} must be a whole number from {low} to {high}")
+        return default
+    return int(value)
 
 
 def _parse_database_url(value: str, data_dir: Path, problems: list[str]) -> DatabaseUrl:
@@ -253,6 +269,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"SIGNPOST_TRUSTED_PROXIES has an entry that is not an IP address: {proxy[:40]!r}"
             )
 
+    checkpoint_dir = Path(
+        _text(env, "SIGNPOST_AUDIT_CHECKPOINT_DIR", str(data_dir / "checkpoints"), problems)
+    )
+    checkpoint_rows = _whole_number(env, "SIGNPOST_AUDIT_CHECKPOINT_ROWS", 1000, 1, 1_000_000, problems)
+    checkpoint_minutes = _whole_number(env, "SIGNPOST_AUDIT_CHECKPOINT_MINUTES", 5, 1, 1440, problems)
+    audit_log_name = _text(env, "SIGNPOST_AUDIT_LOG_NAME", f"{rp_id}/signpost-audit", problems)
+    if not _LOG_NAME.match(audit_log_name):
+        problems.append("SIGNPOST_AUDIT_LOG_NAME must be a host name and path, e.g. signpost.example/audit")
+
     log_level = _text(env, "SIGNPOST_LOG_LEVEL", "INFO", problems).upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("SIGNPOST_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
@@ -275,4 +300,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allow_none_attestation=allow_none and environment == "development",
         allowed_aaguids=frozenset(aaguids),
         attestation_roots=tuple(roots),
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_rows=checkpoint_rows,
+        checkpoint_minutes=checkpoint_minutes,
+        audit_log_name=audit_log_name,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from httpx import Response
 
+from app.audit.service import Actor
 from app.crypto.keyring import Keyring
 from app.identity import service
 from app.identity.service import Role
@@ -50,7 +51,13 @@ async def make_person(
     )
     organisation_id = await service.ensure_organisation(authority_id, organisation)
     practitioner_id, code = await service.create_practitioner(
-        keyring, name="Ada Okafor", email=email, role=role, organisation_id=organisation_id, now=now
+        keyring,
+        name="Ada Okafor",
+        email=email,
+        role=role,
+        organisation_id=organisation_id,
+        now=now,
+        actor=Actor("operator", authority_id=authority_id),
     )
     return Person(practitioner_id, email, code, authority_id)
 

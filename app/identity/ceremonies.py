@@ -55,11 +55,13 @@ BACKED_UP = 1 << 4
 
 
 class CeremonyRefusedError(Exception):
-    """The browser's response is not accepted. ``reason`` is for the log, never for the user."""
+    """The browser's response is not accepted. ``reason`` is for the log, never for the user;
+    ``code`` is the short code the audit trail records."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: str = "refused") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +128,17 @@ def verify_registration(settings: Settings, response: dict[str, Any], challenge:
             else None,
         )
     except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
-        raise CeremonyRefusedError(f"registration: {exc}") from None
+        raise CeremonyRefusedError(f"registration: {exc}", "bad_registration") from None
     if not settings.allow_none_attestation:
         statement = parse_attestation_object(verified.attestation_object).att_stmt
         if verified.fmt == AttestationFormat.NONE or not statement.x5c:
-            raise CeremonyRefusedError("registration: no verifiable attestation")
+            raise CeremonyRefusedError("registration: no verifiable attestation", "no_attestation")
         if settings.allowed_aaguids and verified.aaguid.lower() not in settings.allowed_aaguids:
-            raise CeremonyRefusedError(f"registration: AAGUID {verified.aaguid} not allowed")
+            raise CeremonyRefusedError(
+                f"registration: AAGUID {verified.aaguid} not allowed", "model_not_allowed"
+            )
         if verified.credential_backed_up or _backup_eligible(verified.attestation_object):
-            raise CeremonyRefusedError("registration: synced or backed-up credential")
+            raise CeremonyRefusedError("registration: synced or backed-up credential", "synced_key")
     return NewKey(
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
@@ -171,7 +175,7 @@ def credential_id_of(response: dict[str, Any]) -> bytes:
     try:
         return bytes(parse_authentication_credential_json(response).raw_id)
     except (ValueError, KeyError, TypeError, InvalidAuthenticationResponse) as exc:
-        raise CeremonyRefusedError(f"login: malformed response: {exc}") from None
+        raise CeremonyRefusedError(f"login: malformed response: {exc}", "malformed") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +205,12 @@ def verify_assertion(
             require_user_verification=True,
         )
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
-        raise CeremonyRefusedError(f"login: {exc}") from None
+        raise CeremonyRefusedError(f"login: {exc}", "bad_assertion") from None
     if verified.credential_backed_up and not settings.allow_none_attestation:
-        raise CeremonyRefusedError("login: credential is now backed up")
+        raise CeremonyRefusedError("login: credential is now backed up", "synced_key")
     flags = parse_authenticator_data(bytes(credential.response.authenticator_data)).flags
     if not flags.uv:  # belt and braces: verify_authentication_response already requires it
-        raise CeremonyRefusedError("login: user not verified")
+        raise CeremonyRefusedError("login: user not verified", "not_user_verified")
     regressed = (
         verified.new_sign_count > 0 or key.sign_count > 0
     ) and verified.new_sign_count <= key.sign_count

@@ -1,7 +1,8 @@
 """Security keys: storing them, signing in with them, and managing them.
 
-Every rejection is logged under ``signpost.auth`` with its reason and IDs only (no names or
-emails). Failures are counted in fixed 15-minute windows per client (sign-in and enrolment
+Every change to a practitioner's keys is written to the audit trail in the same transaction as
+the change; every rejection is also logged under ``signpost.auth`` with its reason and IDs only
+(no names or emails). Failures are counted in fixed 15-minute windows per client (sign-in and enrolment
 apart) and per account-and-client pair, so a stranger's failures never lock the owner out;
 past the limit the answer is 429 until the window ends.
 """
@@ -15,6 +16,9 @@ from datetime import datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
+from app.audit import alerts
+from app.audit import service as audit
+from app.audit.service import Actor
 from app.database import write_transaction
 from app.identity import ceremonies
 from app.identity.ceremonies import CeremonyRefusedError, KeyRecord
@@ -62,7 +66,11 @@ async def keys_of(practitioner_id: int) -> list[KeyView]:
     return [KeyView(r["id"], r["name"], r["created_at"], r["last_used_at"]) for r in rows]
 
 
-async def add_key(practitioner_id: int, key: ceremonies.NewKey, now: datetime) -> int:
+def _key_subjects(practitioner_id: int, key_id: int) -> list[str]:
+    return [f"practitioner:{practitioner_id}", f"credential:{key_id}"]
+
+
+async def add_key(practitioner_id: int, key: ceremonies.NewKey, now: datetime, actor: Actor) -> int:
     count = await Credential.count().where(Credential.practitioner == practitioner_id).run()
     credential_row_id = row_ids.next()
     async with write_transaction(Credential._meta.db):
@@ -79,6 +87,13 @@ async def add_key(practitioner_id: int, key: ceremonies.NewKey, now: datetime) -
             )
         ).run()
         await _keys_changed(practitioner_id, now)
+        await audit.record(
+            "auth.key_added",
+            actor,
+            at=now,
+            subjects=_key_subjects(practitioner_id, credential_row_id),
+            detail={"model": key.aaguid.replace("-", "_")} if key.aaguid else None,
+        )
     log.info("auth.key_added practitioner=%s credential=%s", practitioner_id, credential_row_id)
     return credential_row_id
 
@@ -100,20 +115,27 @@ def _live_key(practitioner_id: int, key_id: int) -> Any:
     )
 
 
-async def rename_key(practitioner_id: int, key_id: int, name: str, now: datetime) -> bool:
-    changed = (
-        await Credential.update({Credential.name: name})
-        .where(_live_key(practitioner_id, key_id))
-        .returning(Credential.id)
-        .run()
-    )
+async def rename_key(practitioner_id: int, key_id: int, name: str, now: datetime, actor: Actor) -> bool:
+    async with write_transaction(Credential._meta.db):
+        changed = (
+            await Credential.update({Credential.name: name})
+            .where(_live_key(practitioner_id, key_id))
+            .returning(Credential.id)
+            .run()
+        )
+        if changed:
+            await _keys_changed(practitioner_id, now)
+            await audit.record(
+                "auth.key_renamed", actor, at=now, subjects=_key_subjects(practitioner_id, key_id)
+            )
     if changed:
-        await _keys_changed(practitioner_id, now)
         log.info("auth.key_renamed practitioner=%s credential=%s", practitioner_id, key_id)
     return bool(changed)
 
 
-async def revoke_key(practitioner_id: int, key_id: int, now: datetime, *, allow_last: bool) -> bool:
+async def revoke_key(
+    practitioner_id: int, key_id: int, now: datetime, actor: Actor, *, allow_last: bool
+) -> bool:
     """Disable a key at once. A practitioner may not revoke their own last key; an admin may."""
     async with write_transaction(Credential._meta.db):
         live = await active_credential_ids(practitioner_id)
@@ -127,6 +149,9 @@ async def revoke_key(practitioner_id: int, key_id: int, now: datetime, *, allow_
         )
         if changed:
             await _keys_changed(practitioner_id, now)
+            await audit.record(
+                "auth.key_revoked", actor, at=now, subjects=_key_subjects(practitioner_id, key_id)
+            )
     if changed:
         log.info("auth.key_revoked practitioner=%s credential=%s", practitioner_id, key_id)
     return bool(changed)
@@ -191,10 +216,10 @@ async def key_for_assertion(response: dict[str, Any]) -> KeyRecord:
     credential_id = ceremonies.credential_id_of(response)
     rows = await Credential.select().where(Credential.credential_id == credential_id).run()
     if not rows:
-        raise CeremonyRefusedError("login: unknown credential")
+        raise CeremonyRefusedError("login: unknown credential", "unknown_key")
     row = rows[0]
     if row["disabled_at"] is not None:
-        raise CeremonyRefusedError(f"login: credential {row['id']} is disabled")
+        raise CeremonyRefusedError(f"login: credential {row['id']} is disabled", "disabled_key")
     return KeyRecord(
         id=row["id"],
         practitioner_id=row["practitioner"],
@@ -204,15 +229,33 @@ async def key_for_assertion(response: dict[str, Any]) -> KeyRecord:
     )
 
 
-async def disable_cloned_key(key: KeyRecord, now: datetime) -> None:
-    """A counter that did not advance means the key may have been cloned: disable it now."""
-    await (
-        Credential.update({Credential.disabled_at: now, Credential.disabled_reason: "counter_regression"})
-        .where(Credential.id == key.id)
-        .run()
-    )
-    await _keys_changed(key.practitioner_id, now)
-    await Session.delete().where(Session.practitioner == key.practitioner_id).run()  # the clone's too
+async def disable_cloned_key(key: KeyRecord, now: datetime, authority_id: int | None) -> None:
+    """A counter that did not advance means the key may have been cloned: disable it now, end
+    every session (the clone's too), and alert the privacy officer of the practitioner's authority."""
+    async with write_transaction(Credential._meta.db):
+        await (
+            Credential.update({Credential.disabled_at: now, Credential.disabled_reason: "counter_regression"})
+            .where(Credential.id == key.id)
+            .run()
+        )
+        await _keys_changed(key.practitioner_id, now)
+        await Session.delete().where(Session.practitioner == key.practitioner_id).run()
+        seq = await audit.record(
+            "auth.counter_regression",
+            audit.anonymous(authority_id),
+            at=now,
+            subjects=_key_subjects(key.practitioner_id, key.id),
+            outcome="refused",
+        )
+        if authority_id is not None:
+            await alerts.raise_alert(
+                alerts.AlertKind.counter_regression,
+                authority_id=authority_id,
+                at=now,
+                dedupe_key=f"{key.id}",
+                practitioner_id=key.practitioner_id,
+                audit_seq=seq,
+            )
     log.warning(
         "auth.counter_regression practitioner=%s credential=%s: key disabled; alert for the privacy officer",
         key.practitioner_id,

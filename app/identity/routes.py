@@ -25,6 +25,9 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from webauthn.helpers import bytes_to_base64url
 
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.database import write_transaction
 from app.identity import ceremonies, keys, service, sessions
 from app.identity.ceremonies import CeremonyRefusedError
 from app.identity.service import ROLE_LABELS, EnrolmentRefusedError, PractitionerView, Role
@@ -62,6 +65,22 @@ def _session(request: Request[Any, Any, Any]) -> SessionState | None:
 def _user(request: Request[Any, Any, Any]) -> PractitionerView:
     user: PractitionerView = request.scope["user"]
     return user
+
+
+def _actor(request: Request[Any, Any, Any]) -> Actor:
+    return Actor.of(_user(request))
+
+
+async def _actor_for(practitioner_id: int) -> Actor:
+    actor = await service.actor_for(practitioner_id)
+    if actor is None:  # the account was deleted mid-ceremony: nothing to act for
+        raise NotFoundException()
+    return actor
+
+
+async def _authority_of(practitioner_id: int) -> int | None:
+    actor = await service.actor_for(practitioner_id)
+    return actor.authority_id if actor else None
 
 
 def _session_cookie(state: State, session: SessionState | None) -> Cookie:
@@ -207,31 +226,44 @@ async def register_verify(
         return _refused("Start again from the enrolment page.", 403)
     if session.purpose == "signed_in" and not session.stepped_up(now):
         return _refused("Confirm it is you with your security key first.", 403)
+    practitioner_id = session.practitioner_id
+    actor = await _actor_for(practitioner_id)
     challenge = await sessions.take_challenge(session, "register", now)
     if challenge is None:
-        log.info(
-            "auth.registration_refused practitioner=%s reason=no live challenge", session.practitioner_id
-        )
+        await _key_refused(actor, "no_challenge", now)
         return _refused("That took too long. Try again.", 400)
     try:
         new_key = ceremonies.verify_registration(state.settings, data, challenge)
     except CeremonyRefusedError as exc:
-        log.info("auth.registration_refused practitioner=%s reason=%r", session.practitioner_id, exc.reason)
+        log.info("auth.registration_refused practitioner=%s reason=%r", practitioner_id, exc.reason)
+        await _key_refused(actor, exc.code, now)
         return _refused(
             "Signpost cannot accept this security key. Use a hardware key from your organisation.", 400
         )
     if await keys.is_registered(new_key.credential_id):
-        log.info(
-            "auth.registration_refused practitioner=%s reason='credential already registered'",
-            session.practitioner_id,
-        )
+        await _key_refused(actor, "already_registered", now)
         return _refused("This security key is already registered. Use a different key.", 400)
-    await keys.add_key(session.practitioner_id, new_key, now)
+    async with write_transaction(state.engine):
+        await keys.add_key(practitioner_id, new_key, now, actor)
+        if session.purpose == "enrolment":
+            await service.mark_signed_in(practitioner_id, now)  # enrolling is their first sign-in
+            signed_in = await sessions.sign_in(session, practitioner_id, now, notice=None)
+            await audit.record("auth.login", actor, at=now, detail={"via": "enrolment"})
     if session.purpose == "enrolment":
-        await service.mark_signed_in(session.practitioner_id, now)  # enrolling is their first sign-in
-        signed_in = await sessions.sign_in(session, session.practitioner_id, now, notice=None)
         return _json({"redirect": "/enrol/backup"}, session=signed_in, state=state)
     return _json({"redirect": "/keys?added=1"})
+
+
+async def _key_refused(actor: Actor, code: str, now: datetime) -> None:
+    log.info("auth.registration_refused practitioner=%s reason=%s", actor.id, code)
+    await audit.record(
+        "auth.key_refused",
+        actor,
+        at=now,
+        subjects=[f"practitioner:{actor.id}"],
+        outcome="refused",
+        detail={"reason": code},
+    )
 
 
 @post("/auth/login/options")
@@ -273,29 +305,36 @@ async def login_verify(
         return _refused(LOGIN_FAILED)
     client = _client(request, "login")
     subjects = [client]
+    known: ceremonies.KeyRecord | None = None
     try:
         await keys.check_throttle(subjects, now)
-        key = await keys.key_for_assertion(data)
+        key = known = await keys.key_for_assertion(data)
         # Per account *and* client: a stranger's failures must not lock the owner out.
         subjects.append(f"account:{key.practitioner_id}:{client}")
         await keys.check_throttle(subjects, now)
         challenge = await sessions.take_challenge(session, "login", now)
         if challenge is None:
-            raise CeremonyRefusedError("login: no live challenge (expired or already used)")
+            raise CeremonyRefusedError("login: no live challenge (expired or already used)", "no_challenge")
         if session.practitioner_id is not None and session.practitioner_id != key.practitioner_id:
-            raise CeremonyRefusedError(f"login: credential {key.id} belongs to another practitioner")
+            raise CeremonyRefusedError(
+                f"login: credential {key.id} belongs to another practitioner", "wrong_practitioner"
+            )
         handle = (
             data.get("response", {}).get("userHandle") if isinstance(data.get("response"), dict) else None
         )
         if handle and handle != _user_handle(key.practitioner_id):
-            raise CeremonyRefusedError(f"login: user handle does not match credential {key.id}")
+            raise CeremonyRefusedError(
+                f"login: user handle does not match credential {key.id}", "user_handle_mismatch"
+            )
         assertion = ceremonies.verify_assertion(state.settings, data, challenge, key)
         if assertion.counter_regressed:
-            await keys.disable_cloned_key(key, now)
-            raise CeremonyRefusedError(f"login: counter regression on credential {key.id}")
+            await keys.disable_cloned_key(key, now, await _authority_of(key.practitioner_id))
+            raise CeremonyRefusedError(
+                f"login: counter regression on credential {key.id}", "counter_regression"
+            )
         practitioner = await service.load_practitioner(state.keyring, key.practitioner_id)
         if practitioner is None or not practitioner.active:
-            raise CeremonyRefusedError(f"login: practitioner {key.practitioner_id} is not active")
+            raise CeremonyRefusedError(f"login: practitioner {key.practitioner_id} is not active", "inactive")
     except keys.ThrottledError as exc:
         log.info("auth.login_throttled")
         response = _refused("Too many attempts. Wait a few minutes, then try again.", 429)
@@ -303,22 +342,43 @@ async def login_verify(
         return response
     except CeremonyRefusedError as exc:
         log.info("auth.login_failed reason=%r", exc.reason)
-        await keys.record_failure(subjects, now)
+        audited = _key_subjects(known) if known else []
+        authority = await _authority_of(known.practitioner_id) if known else None
+        async with write_transaction(state.engine):
+            await keys.record_failure(subjects, now)
+            await audit.record(
+                "auth.login_failed",
+                audit.anonymous(authority),
+                at=now,
+                subjects=audited,
+                outcome="refused",
+                detail={"reason": exc.code},
+            )
         return _refused(LOGIN_FAILED)
-    await keys.record_use(key, assertion.new_sign_count, now, full_sign_in=session.purpose != "signed_in")
     changed = practitioner.keys_changed_at
     notice = (
         "keys_changed"
         if changed and (practitioner.last_login_at is None or changed > practitioner.last_login_at)
         else None
     )
+    actor = Actor.of(practitioner)
+    async with write_transaction(state.engine):
+        await keys.record_use(key, assertion.new_sign_count, now, full_sign_in=session.purpose != "signed_in")
+        if session.purpose == "signed_in":
+            await sessions.mark_stepped_up(session, now)
+            await audit.record("auth.step_up", actor, at=now, subjects=_key_subjects(key))
+        else:
+            signed_in = await sessions.sign_in(session, key.practitioner_id, now, notice)
+            await audit.record("auth.login", actor, at=now, subjects=_key_subjects(key))
     if session.purpose == "signed_in":
-        await sessions.mark_stepped_up(session, now)
         log.info("auth.step_up practitioner=%s", key.practitioner_id)
         return _json({"redirect": "/keys"})
-    signed_in = await sessions.sign_in(session, key.practitioner_id, now, notice)
     log.info("auth.login practitioner=%s credential=%s", key.practitioner_id, key.id)
     return _json({"redirect": "/home"}, session=signed_in, state=state)
+
+
+def _key_subjects(key: ceremonies.KeyRecord) -> list[str]:
+    return [f"practitioner:{key.practitioner_id}", f"credential:{key.id}"]
 
 
 def _user_handle(practitioner_id: int) -> str:
@@ -333,7 +393,11 @@ async def logout(request: Request[Any, Any, Any], state: State) -> Redirect:
     """End the session if there is one; always clear the cookie and the site's data."""
     session = _session(request)
     if session is not None:
-        await sessions.end(session.id)
+        user = request.scope.get("user")
+        async with write_transaction(state.engine):
+            await sessions.end(session.id)
+            if user is not None:
+                await audit.record("auth.logout", Actor.of(user), at=_now(state))
     return Redirect(
         "/?signed_out=1",
         status_code=303,
@@ -405,7 +469,7 @@ async def rename_key(
     if not name or len(name) > 60 or not is_org_text(name):
         error = "Enter a name of up to 60 letters, numbers and spaces"
         return await _keys_page(user.id, stepped_up=True, errors={f"name-{key_id}": error})
-    if not await keys.rename_key(user.id, key_id, name, _now(state)):
+    if not await keys.rename_key(user.id, key_id, name, _now(state), Actor.of(user)):
         raise NotFoundException()
     return Redirect("/keys", status_code=303)
 
@@ -416,14 +480,17 @@ async def revoke_own_key(
 ) -> Template | Redirect:
     user = _user(request)
     now = _now(state)
-    if not await keys.revoke_key(user.id, key_id, now, allow_last=False):
+    session = _session(request)
+    async with write_transaction(state.engine):  # the key and every other session end together
+        revoked = await keys.revoke_key(user.id, key_id, now, Actor.of(user), allow_last=False)
+        if revoked:
+            await sessions.end_all_for(user.id, keep=session.id if session else None)
+    if not revoked:
         mine = {k.id for k in await keys.keys_of(user.id)}
         if key_id not in mine:
             raise NotFoundException()
         error = "You cannot remove your only key. Add another key first."
         return await _keys_page(user.id, stepped_up=True, errors={f"revoke-{key_id}": error})
-    session = _session(request)
-    await sessions.end_all_for(user.id, keep=session.id if session else None)
     return Redirect("/keys", status_code=303)
 
 
@@ -493,6 +560,7 @@ async def admin_new_user(request: Request[Any, Any, Any], state: State, data: Fo
         role=Role(values["role"]),
         organisation_id=organisation_id,
         now=_now(state),
+        actor=Actor.of(admin),
     )
     log.info("admin.user_created by=%s practitioner=%s", admin.id, practitioner_id)
     return Template(
@@ -508,7 +576,7 @@ async def admin_reissue_code(
     target = await _practitioner_in_my_authority(request, state, practitioner_id)
     if not target.active:
         raise NotFoundException()
-    code = await service.reissue_code(target.id, _now(state))
+    code = await service.reissue_code(target.id, _now(state), _actor(request))
     log.info("admin.code_reissued by=%s practitioner=%s", _user(request).id, target.id)
     return Template(
         "admin/code_issued.html", context={"name": target.name, "code": code, "origin": state.settings.origin}
@@ -520,7 +588,7 @@ async def admin_revoke_user(
     request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int]
 ) -> Redirect:
     target = await _practitioner_in_my_authority(request, state, practitioner_id)
-    await service.revoke_practitioner(target.id)
+    await service.revoke_practitioner(target.id, _now(state), _actor(request))
     log.info("admin.user_revoked by=%s practitioner=%s", _user(request).id, target.id)
     return Redirect("/admin/users", status_code=303)
 
@@ -542,9 +610,12 @@ async def admin_revoke_key(
     request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int], key_id: FromPath[int]
 ) -> Redirect:
     target = await _practitioner_in_my_authority(request, state, practitioner_id)
-    if not await keys.revoke_key(target.id, key_id, _now(state), allow_last=True):
+    async with write_transaction(state.engine):
+        revoked = await keys.revoke_key(target.id, key_id, _now(state), _actor(request), allow_last=True)
+        if revoked:
+            await sessions.end_all_for(target.id)
+    if not revoked:
         raise NotFoundException()
-    await sessions.end_all_for(target.id)
     log.info("admin.key_revoked by=%s practitioner=%s credential=%s", _user(request).id, target.id, key_id)
     return Redirect(f"/admin/users/{target.id}/keys", status_code=303)
 

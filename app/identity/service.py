@@ -19,6 +19,8 @@ from hashlib import sha256
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from app.audit import service as audit
+from app.audit.service import Actor
 from app.crypto.keyring import Keyring
 from app.database import write_transaction
 from app.identity.tables import Credential, EnrolmentCode, Organisation, Practitioner, Session
@@ -144,10 +146,35 @@ async def find_by_email(keyring: Keyring, email: str) -> int | None:
     return int(rows[0]["id"]) if rows else None
 
 
+async def actor_for(practitioner_id: int) -> Actor | None:
+    """The practitioner as the audit trail names them (organisation, authority and role)."""
+    rows = (
+        await Practitioner.select(
+            Practitioner.organisation,
+            Practitioner.organisation.local_authority.as_alias("authority"),
+            Practitioner.role,
+        )
+        .where(Practitioner.id == practitioner_id)
+        .run()
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return Actor("practitioner", practitioner_id, row["organisation"], row["authority"], row["role"])
+
+
 async def create_practitioner(
-    keyring: Keyring, *, name: str, email: str, role: Role, organisation_id: int, now: datetime
+    keyring: Keyring,
+    *,
+    name: str,
+    email: str,
+    role: Role,
+    organisation_id: int,
+    now: datetime,
+    actor: Actor,
 ) -> tuple[int, str]:
-    """Create a practitioner and their first enrolment code; return (ID, code)."""
+    """Create a practitioner and their first enrolment code; return (ID, code). Audited as
+    ``practitioner.created`` by ``actor`` (an admin, or an operator at the command line)."""
     practitioner_id = row_ids.next()
     code = new_enrolment_code()
     code_hash = await hash_code(code)
@@ -166,6 +193,13 @@ async def create_practitioner(
             )
         ).run()
         await _insert_code(practitioner_id, code_hash, now)
+        await audit.record(
+            "practitioner.created",
+            actor,
+            at=now,
+            subjects=[f"practitioner:{practitioner_id}", f"organisation:{organisation_id}"],
+            detail={"role": role.value},
+        )
     return practitioner_id, code
 
 
@@ -181,7 +215,7 @@ async def _insert_code(practitioner_id: int, code_hash: str, now: datetime) -> N
     ).run()
 
 
-async def reissue_code(practitioner_id: int, now: datetime) -> str:
+async def reissue_code(practitioner_id: int, now: datetime, actor: Actor) -> str:
     """A fresh code (e.g. after a lost key); earlier codes stop working, keys stay valid."""
     code = new_enrolment_code()
     code_hash = await hash_code(code)
@@ -192,6 +226,9 @@ async def reissue_code(practitioner_id: int, now: datetime) -> str:
             .run()
         )
         await _insert_code(practitioner_id, code_hash, now)
+        await audit.record(
+            "practitioner.code_reissued", actor, at=now, subjects=[f"practitioner:{practitioner_id}"]
+        )
     return code
 
 
@@ -212,32 +249,60 @@ async def redeem_code(keyring: Keyring, email: str, code: str, now: datetime) ->
             .limit(1)
             .run()
         )
-    if not rows:
+    if not rows or practitioner_id is None:
         await code_matches(_DUMMY_HASH, code)  # the same work, so timing does not tell
+        await audit.record("auth.enrolment_failed", audit.anonymous(), at=now, outcome="refused")
         raise EnrolmentRefusedError
     row = rows[0]
     usable = row["expires_at"] > now and row["failed_attempts"] < CODE_MAX_FAILURES
     matched = await code_matches(row["code_hash"], code)
+    owner = await actor_for(practitioner_id)
+    authority = owner.authority_id if owner else None
     if not (usable and matched):
-        if usable:
-            await (
-                EnrolmentCode.update({EnrolmentCode.failed_attempts: EnrolmentCode.failed_attempts + 1})
-                .where(EnrolmentCode.id == row["id"])
-                .run()
+        async with write_transaction(EnrolmentCode._meta.db):
+            if usable:
+                await (
+                    EnrolmentCode.update({EnrolmentCode.failed_attempts: EnrolmentCode.failed_attempts + 1})
+                    .where(EnrolmentCode.id == row["id"])
+                    .run()
+                )
+            reason = "wrong_code" if usable else "code_expired_or_locked"
+            await _enrolment_failed(practitioner_id, authority, reason, now)
+        raise EnrolmentRefusedError
+    async with write_transaction(EnrolmentCode._meta.db):
+        active = (
+            await Practitioner.select(Practitioner.active).where(Practitioner.id == practitioner_id).run()
+        )
+        spent = (
+            await EnrolmentCode.update({EnrolmentCode.used_at: now})
+            .where((EnrolmentCode.id == row["id"]) & EnrolmentCode.used_at.is_null())
+            .returning(EnrolmentCode.id)
+            .run()
+            if active and active[0]["active"]
+            else []
+        )
+        if spent and owner is not None:
+            await audit.record(
+                "auth.enrolment_code_used", owner, at=now, subjects=[f"practitioner:{practitioner_id}"]
             )
-        raise EnrolmentRefusedError
-    active = await Practitioner.select(Practitioner.active).where(Practitioner.id == practitioner_id).run()
-    if not active or not active[0]["active"]:
-        raise EnrolmentRefusedError
-    spent = (
-        await EnrolmentCode.update({EnrolmentCode.used_at: now})
-        .where((EnrolmentCode.id == row["id"]) & EnrolmentCode.used_at.is_null())
-        .returning(EnrolmentCode.id)
-        .run()
-    )
-    if not spent:  # spent by a concurrent request a moment ago
+        else:  # inactive, or spent by a concurrent request a moment ago
+            await _enrolment_failed(practitioner_id, authority, "code_unusable", now)
+    if not spent or owner is None:
         raise EnrolmentRefusedError
     return int(row["practitioner"])
+
+
+async def _enrolment_failed(
+    practitioner_id: int, authority_id: int | None, reason: str, now: datetime
+) -> None:
+    await audit.record(
+        "auth.enrolment_failed",
+        audit.anonymous(authority_id),
+        at=now,
+        subjects=[f"practitioner:{practitioner_id}"],
+        outcome="refused",
+        detail={"reason": reason},
+    )
 
 
 async def load_practitioner(keyring: Keyring, practitioner_id: int) -> PractitionerView | None:
@@ -295,7 +360,7 @@ async def organisations_of_authority(authority_id: int) -> list[dict[str, object
     return list(rows)
 
 
-async def revoke_practitioner(practitioner_id: int) -> None:
+async def revoke_practitioner(practitioner_id: int, now: datetime, actor: Actor) -> None:
     """Revoke a user at once: no sign-in, no enrolment, and every live session ends."""
     async with write_transaction(Practitioner._meta.db):
         await (
@@ -307,6 +372,9 @@ async def revoke_practitioner(practitioner_id: int) -> None:
             .run()
         )
         await Session.delete().where(Session.practitioner == practitioner_id).run()
+        await audit.record(
+            "practitioner.revoked", actor, at=now, subjects=[f"practitioner:{practitioner_id}"]
+        )
 
 
 async def mark_signed_in(practitioner_id: int, now: datetime) -> None:

@@ -15,6 +15,7 @@ from litestar.exceptions.http_exceptions import NotFoundException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from app.audit.service import AuditUnavailableError
 from app.identity.sessions import StepUpRequiredError
 
 log = logging.getLogger("signpost.errors")
@@ -81,10 +82,28 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return error_response(request, HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+def audit_unavailable_handler(request: Request[Any, Any, Any], exc: AuditUnavailableError) -> Response[Any]:
+    """The audit row could not be written, so the action was rolled back: say so, as a 503."""
+    if wants_json(request):
+        return error_response(request, 503)
+    return Template(
+        template_name="errors/error.html",
+        context={
+            "status_code": 503,
+            "title": "Sorry, the service is unavailable",
+            "message": "Signpost could not record this in its audit trail, so nothing was done or saved. "
+            "Try again in a few minutes.",
+        },
+        status_code=503,
+        media_type=MediaType.HTML,
+    )
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: http_exception_handler,
     NotFoundException: http_exception_handler,
     NotAuthorizedException: http_exception_handler,
     PermissionDeniedException: http_exception_handler,
+    AuditUnavailableError: audit_unavailable_handler,
     Exception: internal_error_handler,
 }

@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail, its signed checkpoints, and the privacy officer's review."""

@@ -1,0 +1,60 @@
+"""Plain-English labels for the audit trail's codes, for the privacy officer and for citizens."""
+
+from __future__ import annotations
+
+ACTION_LABELS: dict[str, str] = {
+    "auth.login": "Signed in",
+    "auth.login_failed": "Failed to sign in",
+    "auth.logout": "Signed out",
+    "auth.step_up": "Confirmed it was them with their security key",
+    "auth.enrolment_code_used": "Used an enrolment code",
+    "auth.enrolment_failed": "Failed to use an enrolment code",
+    "auth.key_added": "Added a security key",
+    "auth.key_renamed": "Renamed a security key",
+    "auth.key_revoked": "Removed a security key",
+    "auth.key_refused": "Security key refused",
+    "auth.counter_regression": "Security key disabled: it may have been copied",
+    "practitioner.created": "Account created",
+    "practitioner.code_reissued": "New enrolment code issued",
+    "practitioner.revoked": "Account revoked",
+    "alert.raised": "Alert raised",
+    "alert.acknowledged": "Alert acknowledged",
+    "alert.escalated": "Alert escalated",
+    "audit.search": "Searched the audit trail",
+    "record.search": "Searched for a child",
+    "record.result_returned": "Record shown in search results",
+    "record.view": "Opened the record",
+    "involvement.add": "Recorded their involvement",
+    "involvement.end": "Ended their involvement",
+    "consent.given": "Consent given",
+    "consent.refused": "Consent refused",
+    "consent.withdrawn": "Consent withdrawn",
+}
+
+REASON_LABELS: dict[str, str] = {
+    "safeguarding_concern": "Safeguarding concern",
+    "new_to_caseload": "New to my caseload",
+    "arranging_service": "Arranging a service",
+    "contacting_professionals": "Contacting other professionals",
+    "assessment": "Assessment",
+}
+
+OUTCOME_LABELS: dict[str, str] = {
+    "success": "Done",
+    "refused": "Refused",
+    "failed": "Failed",
+    "no_match": "No match",
+    "too_many": "Too many matches",
+}
+
+_ACTOR_LABELS = {
+    "citizen": "Citizen page",
+    "system": "Signpost",
+    "operator": "Operator (command line)",
+    "anonymous": "Someone not signed in",
+    "practitioner": "Practitioner in another authority",
+}
+
+
+def actor_label(kind: str) -> str:
+    return _ACTOR_LABELS.get(kind, kind)

@@ -1,0 +1,253 @@
+"""The one audit service every feature calls.
+
+``record(...)`` appends a row to the hash chain inside the caller's transaction (or its own when
+there is none), so an action and its audit row commit together or not at all. If the audit row
+cannot be written, :class:`AuditUnavailableError` propagates, the transaction rolls back, and the
+user sees a 503 page: never an unaudited success.
+
+One writer at a time: SQLite's ``BEGIN IMMEDIATE`` serialises writers already; on PostgreSQL a
+transaction-scoped advisory lock is taken just before the head of the chain is read.
+
+Nothing personal can be recorded: actions, reasons, outcomes and detail values must be short
+lower-case codes (checked here), and subjects are ``kind:number`` pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from piccolo.engine.postgres import PostgresEngine
+
+from app.audit.chain import GENESIS, entry_hash
+from app.audit.tables import AuditEntry, AuditWithholding
+from app.database import write_transaction
+
+log = logging.getLogger("signpost.audit")
+
+#: Key of the PostgreSQL advisory lock that serialises audit writers (any fixed 64-bit number).
+POSTGRES_LOCK_KEY = 0x5167_6E70_6F73_7441
+
+_ACTION = re.compile(r"^[a-z_]{2,20}(\.[a-z_]{2,30}){1,2}$")
+_CODE = re.compile(r"^[a-z0-9_]{1,40}$")
+_SUBJECT = re.compile(r"^[a-z_]{2,20}:\d{1,20}$")
+
+ActorKind = Literal["practitioner", "citizen", "system", "operator", "anonymous"]
+Outcome = Literal["success", "refused", "failed", "no_match", "too_many"]
+
+
+class AuditUnavailableError(Exception):
+    """The audit row could not be written, so the action it records did not happen."""
+
+
+class _Person(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def organisation_id(self) -> int: ...
+    @property
+    def local_authority_id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did it: a practitioner (with organisation, authority and role), the citizen-facing
+    pages, Signpost itself, an operator at the command line, or someone not yet identified."""
+
+    kind: ActorKind
+    id: int | None = None
+    organisation_id: int | None = None
+    authority_id: int | None = None
+    role: str | None = None
+
+    @classmethod
+    def of(cls, person: _Person) -> Actor:
+        return cls(
+            kind="practitioner",
+            id=person.id,
+            organisation_id=person.organisation_id,
+            authority_id=person.local_authority_id,
+            role=str(person.role),
+        )
+
+
+CITIZEN = Actor("citizen")
+SYSTEM = Actor("system")
+OPERATOR = Actor("operator")
+
+
+def anonymous(authority_id: int | None = None) -> Actor:
+    """Someone not signed in; ``authority_id`` is the authority whose user they tried to be."""
+    return Actor("anonymous", authority_id=authority_id)
+
+
+def _check_codes(
+    action: str, reason: str | None, subjects: Iterable[str], detail: Mapping[str, int | str | bool]
+) -> None:
+    if not _ACTION.match(action):
+        raise ValueError(f"audit action {action!r} is not a dotted code")
+    if reason is not None and not _CODE.match(reason):
+        raise ValueError("an audit reason must be a code")
+    for subject in subjects:
+        if not _SUBJECT.match(subject):
+            raise ValueError("an audit subject must be kind:number")
+    for name, value in detail.items():
+        if not _CODE.match(name):
+            raise ValueError("audit detail names must be codes")
+        if isinstance(value, str) and not _CODE.match(value):
+            raise ValueError("audit detail values must be codes or numbers")
+
+
+async def record(
+    action: str,
+    actor: Actor,
+    *,
+    at: datetime,
+    child_id: int | None = None,
+    child_authority_id: int | None = None,
+    subjects: Iterable[str] = (),
+    reason: str | None = None,
+    outcome: Outcome = "success",
+    result_count: int | None = None,
+    detail: Mapping[str, int | str | bool] | None = None,
+) -> int:
+    """Append one row to the audit trail and return its sequence number."""
+    subject_list = list(subjects)
+    details = dict(detail or {})
+    _check_codes(action, reason, subject_list, details)
+    engine = AuditEntry._meta.db
+    try:
+        async with write_transaction(engine):
+            if isinstance(engine, PostgresEngine):
+                await engine.run_ddl(f"SELECT pg_advisory_xact_lock({POSTGRES_LOCK_KEY})")
+            head = (
+                await AuditEntry.select(AuditEntry.seq, AuditEntry.entry_hash)
+                .order_by(AuditEntry.seq, ascending=False)
+                .limit(1)
+                .run()
+            )
+            seq = head[0]["seq"] + 1 if head else 1
+            prev = head[0]["entry_hash"] if head else GENESIS
+            row: dict[str, Any] = {
+                "seq": seq,
+                "at": at.astimezone(UTC),
+                "actor_kind": actor.kind,
+                "actor_id": actor.id,
+                "organisation_id": actor.organisation_id,
+                "authority_id": actor.authority_id,
+                "role": actor.role,
+                "action": action,
+                "child_id": child_id,
+                "child_authority_id": child_authority_id,
+                "subjects": json.dumps(subject_list, separators=(",", ":")),
+                "reason": reason,
+                "outcome": outcome,
+                "result_count": result_count,
+                "detail": json.dumps(details, sort_keys=True, separators=(",", ":")),
+                "prev_hash": prev,
+            }
+            row["entry_hash"] = entry_hash(prev, row)
+            await AuditEntry.insert(AuditEntry(**row)).run()
+    except Exception as exc:  # any driver error: the action must not stand without its audit
+        log.error("audit.write_failed action=%s error=%s", action, type(exc).__name__)
+        raise AuditUnavailableError(action) from exc
+    return int(seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    size: int
+    entry_hash: str
+
+
+async def head() -> Head:
+    rows = (
+        await AuditEntry.select(AuditEntry.seq, AuditEntry.entry_hash)
+        .order_by(AuditEntry.seq, ascending=False)
+        .limit(1)
+        .run()
+    )
+    return Head(rows[0]["seq"], rows[0]["entry_hash"]) if rows else Head(0, GENESIS)
+
+
+async def rows_from(first_seq: int = 1, *, page: int = 5000) -> AsyncIterator[dict[str, Any]]:
+    """Every row from ``first_seq`` on, in order, a page at a time (constant memory)."""
+    after = first_seq - 1
+    while True:
+        batch = (
+            await AuditEntry.select().where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(page).run()
+        )
+        for row in batch:
+            yield row
+        if len(batch) < page:
+            return
+        after = batch[-1]["seq"]
+
+
+async def first_seq_at_or_after(moment: datetime) -> int:
+    rows = (
+        await AuditEntry.select(AuditEntry.seq)
+        .where(AuditEntry.at >= moment)
+        .order_by(AuditEntry.seq)
+        .limit(1)
+        .run()
+    )
+    return int(rows[0]["seq"]) if rows else (await head()).size + 1
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    """One line of the citizen view: when, which organisation, in what role, did what, and why."""
+
+    seq: int
+    at: datetime
+    actor_kind: str
+    organisation_id: int | None
+    role: str | None
+    action: str
+    reason: str | None
+
+
+async def citizen_view(child_id: int) -> list[AccessEntry]:
+    """Every access to one child's record, oldest first, except entries withheld under a
+    recorded exemption that has not been lifted."""
+    withheld = {
+        r["seq"]
+        for r in await AuditWithholding.select(AuditWithholding.seq)
+        .where((AuditWithholding.child_id == child_id) & AuditWithholding.lifted_at.is_null())
+        .run()
+    }
+    rows = (
+        await AuditEntry.select(
+            AuditEntry.seq,
+            AuditEntry.at,
+            AuditEntry.actor_kind,
+            AuditEntry.organisation_id,
+            AuditEntry.role,
+            AuditEntry.action,
+            AuditEntry.reason,
+        )
+        .where(AuditEntry.child_id == child_id)
+        .order_by(AuditEntry.seq)
+        .run()
+    )
+    return [
+        AccessEntry(
+            seq=r["seq"],
+            at=r["at"],
+            actor_kind=r["actor_kind"],
+            organisation_id=r["organisation_id"],
+            role=r["role"],
+            action=r["action"],
+            reason=r["reason"],
+        )
+        for r in rows
+        if r["seq"] not in withheld
+    ]
