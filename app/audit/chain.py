@@ -13,6 +13,7 @@ verifying ten million rows takes no more memory than verifying ten.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from hashlib import sha256
 from typing import Any
 
 GENESIS = "0" * 64
+_HEX_HASH = re.compile(r"^[0-9a-f]{64}\Z")
 
 #: Every column the hash covers, in the order they are listed in the export.
 FIELDS = (
@@ -40,6 +42,7 @@ FIELDS = (
     "detail",
 )
 EXPORT_FIELDS = (*FIELDS, "prev_hash", "entry_hash")
+_EXPORT_SET = frozenset(EXPORT_FIELDS)
 
 
 def format_time(value: datetime) -> str:
@@ -57,13 +60,9 @@ def canonical(row: Mapping[str, Any]) -> bytes:
 
 def entry_hash(prev_hash: str, row: Mapping[str, Any]) -> str | None:
     """The hash ``row`` should carry after ``prev_hash``; None when ``prev_hash`` is not a hash."""
-    if len(prev_hash) != 64:
+    if not _HEX_HASH.match(prev_hash):  # lower-case hex only: "A" and "a" must not both pass
         return None
-    try:
-        previous = bytes.fromhex(prev_hash)
-    except ValueError:
-        return None
-    return sha256(previous + canonical(row)).hexdigest()
+    return sha256(bytes.fromhex(prev_hash) + canonical(row)).hexdigest()
 
 
 def export_row(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,17 +120,23 @@ class ChainVerifier:
         expected = self.expected
         if not isinstance(seq, int) or isinstance(seq, bool):
             return self._fail(expected, "changed", "its sequence number has been changed")
-        if seq > expected:
-            return self._fail(
-                expected, "missing", f"is missing (the next row found is {seq}): deleted or moved"
-            )
-        if seq < expected:
-            return self._fail(seq, "reordered", f"appears again, or out of order, after row {expected - 1}")
         stored_prev = row.get("prev_hash")
         stored_hash = row.get("entry_hash")
+        if row.keys() != _EXPORT_SET:
+            return self._fail(expected, "changed", "has been changed: its columns are not the audit's columns")
+        if seq > expected:
+            return self._fail(
+                expected, "missing", f"is missing or out of place: row {seq} is where it should be"
+            )
+        if seq < expected:
+            if seq == expected - 1 and stored_prev == self.prev_prev:
+                return self._fail(seq, "inserted", "appears twice: one of the two was inserted")
+            return self._fail(expected, "reordered", f"is out of order: row {seq} is where it should be")
         computed = entry_hash(stored_prev, row) if isinstance(stored_prev, str) else None
         links = stored_prev == self.prev
         intact = computed is not None and computed == stored_hash
+        if not links and seq != self.first_seq and stored_prev == self.prev_prev:
+            return self._fail(seq - 1, "inserted", f"was inserted: row {seq} follows on from row {seq - 2}")
         if not intact:
             if links:
                 return self._fail(seq, "changed", "has been changed: it does not match its hash")
@@ -144,10 +149,6 @@ class ChainVerifier:
         if not links:
             if seq == self.first_seq:
                 return self._fail(seq, "changed", "does not start the chain where it should")
-            if stored_prev == self.prev_prev:
-                return self._fail(
-                    seq - 1, "inserted", f"was inserted: row {seq} follows on from row {seq - 2}"
-                )
             return self._fail(
                 seq - 1,
                 "changed",

@@ -1,15 +1,17 @@
 """``signpost audit verify``: the chain from the start, every checkpoint, and how they agree.
 
 The answer is the first bad sequence number and what is wrong with it, or a summary of what
-was checked. The database is read a page at a time, so memory does not grow with the log.
+was checked. Rows are read a page at a time (or a line at a time from an export), so memory does
+not grow with the log.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -35,62 +37,106 @@ def _earliest(*problems: Problem | None) -> Problem | None:
     return min(found, key=lambda p: p.seq) if found else None
 
 
-def _load(
-    directory: Path, public_key: Ed25519PublicKey, origin: str
-) -> tuple[list[checkpoints.Checkpoint], Problem | None]:
-    good, problems = checkpoints.read_all(directory, public_key, origin)
-    problems += checkpoint_chain_problems([c.claim() for c in good])
-    return good, _earliest(*problems)
+class LogCheck:
+    """The signed checkpoints in ``directory``, and the rows fed to it, checked together.
 
+    With ``whole_log`` the rows must start at row 1, from the genesis hash. Otherwise (a partial
+    export) the first row fed fixes where the check starts: from the checkpoint just before it if
+    there is one, else from its own ``prev_hash``.
+    """
 
-async def verify_database(directory: Path, public_key: Ed25519PublicKey, origin: str) -> Report:
-    good, checkpoint_problem = _load(directory, public_key, origin)
-    verifier = ChainVerifier([c.claim() for c in good])
-    async for row in service.rows_from(1):
-        if verifier.feed(row) is not None:
-            break
-    chain_problem = verifier.finish()
-    return Report(
-        rows=verifier.rows,
-        first_seq=1,
-        checkpoints=len(good),
-        head_hash=verifier.last_hash,
-        problem=_earliest(chain_problem, checkpoint_problem),
-    )
+    def __init__(
+        self, directory: Path, public_key: Ed25519PublicKey, origin: str, *, whole_log: bool
+    ) -> None:
+        self.whole_log = whole_log
+        good, problems = checkpoints.read_all(directory, public_key, origin)
+        problems += checkpoint_chain_problems([c.claim() for c in good])
+        self.checkpoints = good
+        self.checkpoint_problem = _earliest(*problems)
+        self.verifier: ChainVerifier | None = None
+        self.lines = 0
 
+    def _start(self, row: Mapping[str, Any]) -> ChainVerifier:
+        given = row.get("seq")
+        first = given if isinstance(given, int) and given > 0 and not self.whole_log else 1
+        before = {c.size: c for c in self.checkpoints}.get(first - 1)
+        if before is not None:
+            start = before.head_hash
+        else:
+            start = GENESIS if first == 1 else str(row.get("prev_hash"))
+        return ChainVerifier([c.claim() for c in self.checkpoints], first_seq=first, start_hash=start)
 
-def verify_export(lines: Iterable[str], directory: Path, public_key: Ed25519PublicKey, origin: str) -> Report:
-    """Check a JSON-lines export (whole, or from row N on) against the signed checkpoints it
-    reaches. Checkpoints beyond its last row are not expected to match: the copy is older."""
-    good, checkpoint_problem = _load(directory, public_key, origin)
-    by_size = {c.size: c for c in good}
-    verifier: ChainVerifier | None = None
-    for number, line in enumerate(lines, start=1):
+    def feed(self, row: Mapping[str, Any]) -> bool:
+        """Check one more row; False once a problem is found (stop feeding)."""
+        if self.verifier is None:
+            self.verifier = self._start(row)
+        return self.verifier.feed(row) is None
+
+    def feed_line(self, line: str) -> bool:
+        """Check one line of a JSON-lines export."""
+        self.lines += 1
         try:
             row = json.loads(line)
         except ValueError:
             row = None
         if not isinstance(row, dict):
-            at = verifier.expected if verifier else 0
-            return Report(
-                0, 0, len(good), GENESIS, Problem(at, "changed", f"line {number} is not an audit row")
+            if self.verifier is None:
+                self.verifier = ChainVerifier([c.claim() for c in self.checkpoints])
+            self.verifier.problem = Problem(
+                self.verifier.expected, "changed", f"line {self.lines} of the export is not an audit row"
             )
-        if verifier is None:
-            given = row.get("seq")
-            first = given if isinstance(given, int) else 1
-            before = by_size.get(first - 1)
-            start = before.head_hash if before else (GENESIS if first == 1 else str(row.get("prev_hash")))
-            verifier = ChainVerifier([c.claim() for c in good], first_seq=first, start_hash=start)
-        if verifier.feed(row) is not None:
+            return False
+        return self.feed(row)
+
+    def report(self) -> Report:
+        """For a whole log, a checkpoint beyond its end means rows were removed. A partial
+        export is a copy up to some moment: checkpoints after it are not expected to match."""
+        verifier = self.verifier or ChainVerifier([c.claim() for c in self.checkpoints])
+        chain_problem = verifier.finish() if self.whole_log else verifier.problem
+        checkpoint_problem = self.checkpoint_problem
+        last = verifier.expected - 1
+        if not self.whole_log and checkpoint_problem is not None and checkpoint_problem.seq > last:
+            checkpoint_problem = None
+        return Report(
+            rows=verifier.rows,
+            first_seq=verifier.first_seq,
+            checkpoints=len(self.checkpoints),
+            head_hash=verifier.last_hash,
+            problem=_earliest(chain_problem, checkpoint_problem),
+        )
+
+
+async def verify_database(directory: Path, public_key: Ed25519PublicKey, origin: str) -> Report:
+    check = LogCheck(directory, public_key, origin, whole_log=True)
+    async for row in service.rows_from(1):
+        if not check.feed(row):
             break
-    if verifier is None:
-        return Report(0, 0, len(good), GENESIS, None)
-    last = verifier.expected - 1
-    reached = checkpoint_problem if checkpoint_problem and checkpoint_problem.seq <= last else None
-    return Report(
-        rows=verifier.rows,
-        first_seq=verifier.first_seq,
-        checkpoints=len(good),
-        head_hash=verifier.last_hash,
-        problem=_earliest(verifier.problem, reached),
-    )
+    return check.report()
+
+
+def verify_rows(
+    rows: Iterable[Mapping[str, Any]], directory: Path, public_key: Ed25519PublicKey, origin: str
+) -> Report:
+    """Check rows that are the whole log, in the order given."""
+    check = LogCheck(directory, public_key, origin, whole_log=True)
+    for row in rows:
+        if not check.feed(row):
+            break
+    return check.report()
+
+
+def verify_export(
+    lines: Iterable[str],
+    directory: Path,
+    public_key: Ed25519PublicKey,
+    origin: str,
+    *,
+    whole_log: bool = False,
+) -> Report:
+    """Check a JSON-lines export (from row N on) against the signed checkpoints it reaches; with
+    ``whole_log`` it must start at row 1 and reach the newest checkpoint."""
+    check = LogCheck(directory, public_key, origin, whole_log=whole_log)
+    for line in lines:
+        if line.strip() and not check.feed_line(line):
+            break
+    return check.report()
