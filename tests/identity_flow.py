@@ -104,3 +104,22 @@ async def sign_in(
     options = await post_json(client, "/auth/login/options", {"email": email} if email else {})
     assert options.status_code == 200, options.text
     return await post_json(client, "/auth/login/verify", key.get(options.json(), origin=origin, **bend))
+
+
+async def enrolled(client: CheckedClient, person: Person, origin: str) -> SoftKey:
+    """Enrol ``person`` with a new software key, then sign out; return the key."""
+    key = SoftKey()
+    await enrol(client, person, key, origin)
+    await client.post("/logout", headers={"x-csrftoken": client.cookies["csrftoken"]})
+    return key
+
+
+async def signed_in_as(
+    client: CheckedClient, keyring: Keyring, now: datetime, origin: str, role: Role, email: str, **where: str
+) -> tuple[Person, SoftKey]:
+    """A new person with ``role``, enrolled and signed in (so with a fresh key touch)."""
+    person = await make_person(keyring, now, email=email, role=role, **where)
+    key = await enrolled(client, person, origin)
+    signed = await sign_in(client, key, origin, email=person.email)
+    assert signed.status_code == 200, signed.text
+    return person, key

@@ -123,7 +123,7 @@ class ChainVerifier:
         stored_prev = row.get("prev_hash")
         stored_hash = row.get("entry_hash")
         if row.keys() != _EXPORT_SET:
-            return self._fail(expected, "changed", "has been changed: its columns are not the audit's columns")
+            return self._fail(expected, "changed", "has been changed: its columns are not the audit's")
         if seq > expected:
             return self._fail(
                 expected, "missing", f"is missing or out of place: row {seq} is where it should be"

@@ -139,7 +139,7 @@ async def audit_search(request: Request[Any, Any, Any], state: State, data: Form
         )
         if not rows:
             errors["signpost_id"] = (
-                "Enter the Signpost ID of a child in your local authority, like 7K3M-9Q2X-R4TD"
+                "Enter the Signpost ID of a child in your local authority, like 7K3M 9Q2X R4TD"
             )
         else:
             child_id = rows[0]["id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +22,10 @@ SUBCOMMANDS = [
     ["keys"],
     ["keys", "rotate"],
     ["keys", "init"],
+    ["audit"],
+    ["audit", "verify"],
+    ["audit", "export"],
+    ["audit", "checkpoint"],
 ]
 
 
@@ -131,3 +136,53 @@ def test_users_create_prints_the_code_alone_on_its_last_line(tmp_path: Path) -> 
     assert bad.returncode == 2
     assert "--name must be" in bad.stderr
     assert "--email must be" in bad.stderr
+
+
+def test_audit_verify_passes_on_a_demo_database_and_names_a_tampered_row(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    assert signpost("seed", "--children", "20", env=env).returncode == 0
+    where = ["--role", "la_admin", "--org", "Signpost team", "--authority", "Northshire Council"]
+    for n in range(3):
+        made = signpost(
+            "users", "create", "--name", "Dee Admin", "--email", f"dee{n}@example.org", *where, env=env
+        )
+        assert made.returncode == 0, made.stderr
+    signed = signpost("audit", "checkpoint", env=env)
+    assert signed.returncode == 0, signed.stderr
+    assert "Signed a checkpoint of 3 row(s)" in signed.stdout
+    assert "Nothing new to sign" in signpost("audit", "checkpoint", env=env).stdout
+
+    verified = signpost("audit", "verify", env=env)
+    assert verified.returncode == 0, verified.stderr
+    assert "rows 1 to 3 (3) chain correctly; 1 signed checkpoint(s) agree" in verified.stdout
+
+    export = tmp_path / "audit.jsonl"
+    assert signpost("audit", "export", "--output", str(export), env=env).returncode == 0
+    lines = export.read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3]
+    assert "dee0@example.org" not in export.read_text()
+    assert signpost("audit", "verify", "--file", str(export), env=env).returncode == 0
+    since = signpost("audit", "export", "--since", "2", env=env)
+    assert [json.loads(line)["seq"] for line in since.stdout.splitlines()] == [2, 3]
+    assert_one_clear_line(signpost("audit", "export", "--since", "last tuesday", env=env), "--since must be")
+
+    database = sqlite3.connect(tmp_path / "signpost.sqlite3")
+    database.execute("DROP TRIGGER audit_entry_no_update")
+    database.execute('UPDATE audit_entry SET detail = \'{"role":"police"}\' WHERE seq = 2')
+    database.commit()
+    database.close()
+    tampered = signpost("audit", "verify", env=env)
+    assert_one_clear_line(tampered, "row 2: has been changed")
+
+
+def test_audit_verify_refuses_a_forged_checkpoint(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    args = ["--name", "Dee Admin", "--email", "dee@example.org", "--role", "la_admin"]
+    made = signpost("users", "create", *args, "--org", "Team", "--authority", "Northshire Council", env=env)
+    assert made.returncode == 0
+    assert signpost("audit", "checkpoint", env=env).returncode == 0
+    (checkpoint,) = (tmp_path / "checkpoints").glob("checkpoint-*.txt")
+    checkpoint.write_text(checkpoint.read_text().replace("\n1\n", "\n2\n", 1))
+    assert_one_clear_line(signpost("audit", "verify", env=env), "row 1: its checkpoint")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from app.audit.tables import Alert, AuditEntry
 from app.crypto.keyring import Keyring
 from app.identity.service import Role, find_by_email
 from app.identity.tables import Credential, EnrolmentCode
@@ -27,8 +28,10 @@ from tests.identity_flow import (
     post_json,
     register,
     sign_in,
+    signed_in_as,
     start_enrolment,
 )
+from tests.identity_flow import enrolled as enrolled_with
 from tests.pagecheck import CheckedClient
 from tests.softkey import BE, BS, UP, UV, AttestationCA, SoftKey
 
@@ -62,10 +65,7 @@ async def person(engine: Any, keyring: Keyring, clock: FakeClock) -> Person:
 
 
 async def enrolled(web: CheckedClient, person: Person) -> SoftKey:
-    key = SoftKey()
-    await enrol(web, person, key, ORIGIN)
-    await web.post("/logout", headers={"x-csrftoken": web.cookies["csrftoken"]})
-    return key
+    return await enrolled_with(web, person, ORIGIN)
 
 
 async def test_enrol_sign_in_and_reach_home(web: CheckedClient, person: Person) -> None:
@@ -218,6 +218,14 @@ async def test_a_counter_that_goes_back_disables_the_key(
     )
     assert [r["disabled_reason"] for r in rows] == ["counter_regression"]
     assert (await sign_in(web, key, ORIGIN, email=person.email)).status_code == 401  # the key stays disabled
+    # The privacy officer of the practitioner's authority has an alert, tied to its audit row.
+    alerts = await Alert.select().run()
+    assert [(a["kind"], a["authority_id"], a["practitioner_id"]) for a in alerts] == [
+        ("counter_regression", person.authority_id, person.id)
+    ]
+    audited = await AuditEntry.select().where(AuditEntry.seq == alerts[0]["audit_seq"]).run()
+    assert audited[0]["action"] == "auth.counter_regression"
+    assert f"practitioner:{person.id}" in audited[0]["subjects"]
 
 
 async def test_another_practitioners_key_is_refused(
@@ -465,10 +473,7 @@ async def test_key_changes_show_a_notice_at_the_next_sign_in(
 
 async def signed_in_admin(web: CheckedClient, keyring: Keyring, clock: FakeClock) -> tuple[Person, SoftKey]:
     """A local-authority admin with an enrolled key, signed in (so with a fresh key touch)."""
-    admin = await make_person(keyring, clock.now, email="team@northshire.example.org", role=Role.la_admin)
-    admin_key = await enrolled(web, admin)
-    await sign_in(web, admin_key, ORIGIN, email=admin.email)
-    return admin, admin_key
+    return await signed_in_as(web, keyring, clock.now, ORIGIN, Role.la_admin, "team@northshire.example.org")
 
 
 async def test_an_admin_enrols_a_practitioner_and_revokes_them(
