@@ -45,8 +45,13 @@ EXPORT_FIELDS = (*FIELDS, "prev_hash", "entry_hash")
 _EXPORT_SET = frozenset(EXPORT_FIELDS)
 
 
+_SORTED_FIELDS = tuple(sorted(FIELDS))
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)  # keys come pre-sorted
+
+
 def format_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC with microseconds and a Z, e.g. ``2026-11-24T10:15:00.000000Z``."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _plain(value: Any) -> Any:
@@ -54,8 +59,8 @@ def _plain(value: Any) -> Any:
 
 
 def canonical(row: Mapping[str, Any]) -> bytes:
-    document = {name: _plain(row.get(name)) for name in FIELDS}
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    """Compact JSON of the hashed columns, keys sorted, ASCII only."""
+    return _ENCODER.encode({name: _plain(row.get(name)) for name in _SORTED_FIELDS}).encode()
 
 
 def entry_hash(prev_hash: str, row: Mapping[str, Any]) -> str | None:

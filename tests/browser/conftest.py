@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, sync_playwright
+from playwright.sync_api import Browser, CDPSession, ConsoleMessage, sync_playwright
 
 from tests.browser.tab import Tab
 
@@ -143,3 +143,11 @@ def tab(chromium: Browser, live_server: str) -> Iterator[Tab]:
     tab.page.on("pageerror", lambda error: tab.console.append(f"pageerror: {error}"))
     yield tab
     context.close()
+
+
+@pytest.fixture
+def cdp(tab: Tab) -> Iterator[CDPSession]:
+    session = tab.page.context.new_cdp_session(tab.page)
+    session.send("WebAuthn.enable", {"enableUI": False})
+    yield session
+    session.send("WebAuthn.disable")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import CDPSession, Page
 
 AXE_SOURCE = Path(__file__).parent / "vendor" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -47,3 +47,23 @@ def describe_violations(violations: list[dict[str, Any]]) -> str:
         targets = ", ".join(" ".join(map(str, node["target"])) for node in violation["nodes"])
         lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} -- {targets}")
     return "\n".join(lines)
+
+
+def add_authenticator(cdp: CDPSession, *, verified: bool = True) -> str:
+    options = {
+        "protocol": "ctap2",
+        "transport": "usb",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": verified,
+        "automaticPresenceSimulation": True,
+    }
+    result: dict[str, Any] = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    authenticator: str = result["authenticatorId"]
+    return authenticator
+
+
+def assert_accessible(tab: Tab) -> None:
+    violations = tab.axe_violations()
+    assert violations == [], f"{tab.page.url}:\n" + describe_violations(violations)
+    assert tab.csp_violations() == []

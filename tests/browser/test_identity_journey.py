@@ -8,45 +8,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import CDPSession, expect
 
 from tests.browser.conftest import SIGNPOST
-from tests.browser.tab import Tab, describe_violations
+from tests.browser.tab import Tab, add_authenticator, assert_accessible
 
 pytestmark = pytest.mark.browser
 ADMIN_EMAIL = "first.admin@northshire.example.org"
-
-
-def add_authenticator(cdp: CDPSession, *, verified: bool = True) -> str:
-    options = {
-        "protocol": "ctap2",
-        "transport": "usb",
-        "hasResidentKey": True,
-        "hasUserVerification": True,
-        "isUserVerified": verified,
-        "automaticPresenceSimulation": True,
-    }
-    result: dict[str, Any] = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
-    authenticator: str = result["authenticatorId"]
-    return authenticator
-
-
-def assert_accessible(tab: Tab) -> None:
-    violations = tab.axe_violations()
-    assert violations == [], f"{tab.page.url}:\n" + describe_violations(violations)
-    assert tab.csp_violations() == []
-
-
-@pytest.fixture
-def cdp(tab: Tab) -> Iterator[CDPSession]:
-    session = tab.page.context.new_cdp_session(tab.page)
-    session.send("WebAuthn.enable", {"enableUI": False})
-    yield session
-    session.send("WebAuthn.disable")
 
 
 def first_admin_code(live_env: dict[str, str]) -> str:

@@ -38,6 +38,9 @@ def test_defaults_are_a_local_development_service() -> None:
     assert settings.rp_id == "localhost"
     assert settings.allowed_hosts == ("localhost", "localhost:8000")
     assert not settings.secure_cookies
+    assert settings.checkpoint_dir == Path("var/checkpoints")
+    assert (settings.checkpoint_rows, settings.checkpoint_minutes) == (1000, 5)
+    assert settings.audit_log_name == "localhost/signpost-audit"
 
 
 def test_production_with_everything_set_starts() -> None:
@@ -82,6 +85,11 @@ def test_production_refuses_development_only_settings() -> None:
         ("SIGNPOST_LOG_LEVEL", "LOUD", "SIGNPOST_LOG_LEVEL must be"),
         ("SIGNPOST_DATA_DIR", "x" * 5000, "longer than"),
         ("SIGNPOST_DATA_DIR", "var\x00evil", "spaces or control characters"),
+        ("SIGNPOST_AUDIT_CHECKPOINT_ROWS", "0", "SIGNPOST_AUDIT_CHECKPOINT_ROWS must be a whole number"),
+        ("SIGNPOST_AUDIT_CHECKPOINT_ROWS", "1e3", "SIGNPOST_AUDIT_CHECKPOINT_ROWS must be a whole number"),
+        ("SIGNPOST_AUDIT_CHECKPOINT_MINUTES", "9999", "from 1 to 1440"),
+        ("SIGNPOST_AUDIT_LOG_NAME", "Signpost Audit", "spaces or control characters"),
+        ("SIGNPOST_AUDIT_LOG_NAME", "https://x.example/log", "SIGNPOST_AUDIT_LOG_NAME must be a host name"),
     ],
 )
 def test_malformed_values_are_named(name: str, value: str, fragment: str) -> None:
