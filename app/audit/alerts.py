@@ -106,9 +106,17 @@ async def scan(now: datetime) -> int:
     """Look for the patterns only the trail shows; return how many new alerts were raised."""
     raised = 0
     day_start = now - timedelta(days=1)
-    today = await _counts(VOLUME_ACTIONS, day_start, now)
+    today = [r for r in await _counts(VOLUME_ACTIONS, day_start, now) if r["n"] >= VOLUME_FLOOR]
     baseline_start = day_start - timedelta(days=VOLUME_BASELINE_DAYS)
-    history = {r["actor_id"]: r["n"] for r in await _counts(VOLUME_ACTIONS, baseline_start, day_start)}
+    busy = [r["actor_id"] for r in today]  # only their history is needed: usually nobody's
+    history = (
+        {
+            r["actor_id"]: r["n"]
+            for r in await _counts(VOLUME_ACTIONS, baseline_start, day_start, actor_id=busy)
+        }
+        if busy
+        else {}
+    )
     for row in today:
         average = history.get(row["actor_id"], 0) / VOLUME_BASELINE_DAYS
         if row["n"] >= VOLUME_FLOOR and row["n"] > VOLUME_FACTOR * average and row["authority_id"]:

@@ -448,6 +448,16 @@ async def test_the_last_key_cannot_be_revoked_but_others_can(web: CheckedClient,
     )
     assert done.status_code == 303
     assert (await sign_in(web, key, ORIGIN, email=person.email)).status_code == 401
+    # Every key change is in the audit trail, by the practitioner, naming the key.
+    audited = (
+        await AuditEntry.select().where(AuditEntry.action.like("auth.key_%")).order_by(AuditEntry.seq).run()
+    )
+    first = f"credential:{rows[0]['id']}"
+    assert [(r["action"], r["actor_id"], first in r["subjects"]) for r in audited] == [
+        ("auth.key_added", person.id, True),
+        ("auth.key_added", person.id, False),
+        ("auth.key_revoked", person.id, True),
+    ]
 
 
 async def test_key_changes_show_a_notice_at_the_next_sign_in(
@@ -466,6 +476,8 @@ async def test_key_changes_show_a_notice_at_the_next_sign_in(
     home = await web.get("/home")
     assert "Your security keys changed since you last signed in" in home.text
     assert "Your security keys changed" not in (await web.get("/home")).text  # shown once
+    renamed = await AuditEntry.select().where(AuditEntry.action == "auth.key_renamed").run()
+    assert [(r["actor_id"], r["role"]) for r in renamed] == [(person.id, "practitioner")]
 
 
 # Administration
