@@ -251,6 +251,16 @@ def check() -> None:
         except KeyringError as exc:
             problems.append(f"keys: {exc}")
         problems += [f"keys: {p}" for p in check_key_permissions(settings.keys_dir)]
+    from app.audit import checkpoints
+
+    try:
+        checkpoints.load_signing_key(settings.keys_dir)
+        click.echo(f"audit: signing key in {settings.keys_dir}; checkpoints in {settings.checkpoint_dir}")
+    except CheckpointKeyError as exc:
+        if settings.production or (settings.keys_dir / checkpoints.SIGNING_KEY_FILE).exists():
+            problems.append(f"audit: {exc}")
+        else:
+            click.echo("audit: no signing key yet; the service creates one when it first starts")
 
     async def probe() -> None:
         engine = database.make_engine(settings.database)

@@ -101,10 +101,9 @@ def key_versions(keys_dir: Path) -> list[int]:
 
 
 def check_key_permissions(keys_dir: Path) -> list[str]:
-    """Problems with who may read the key files (group or world access)."""
+    """Problems with who may read the key files (root keys and the audit signing key)."""
     problems = []
-    for version in key_versions(keys_dir):
-        path = key_path(keys_dir, version)
+    for path in sorted(keys_dir.glob("*.key")) if keys_dir.is_dir() else []:
         if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             problems.append(f"key file {path} is readable by group or others (chmod 600 it)")
     return problems
