@@ -295,16 +295,19 @@ def keys() -> None:
 @keys.command("init")
 @operator_errors
 def keys_init() -> None:
-    """Create the first root key and the audit signing key (production deployments;
-    development creates them itself)."""
+    """Create the first root key and the audit signing key, whichever is missing (production
+    deployments; development creates them itself)."""
     from app.audit import checkpoints
 
     settings = load_settings()
-    if key_versions(settings.keys_dir):
-        fail(f"{settings.keys_dir} already holds a root key; use 'signpost keys rotate'")
-    path = write_new_key(settings.keys_dir, 1)
-    click.echo(f"Created root key {path}. Back it up apart from the database.")
-    if not (settings.keys_dir / checkpoints.SIGNING_KEY_FILE).exists():
+    has_root = bool(key_versions(settings.keys_dir))
+    has_signing = (settings.keys_dir / checkpoints.SIGNING_KEY_FILE).exists()
+    if has_root and has_signing:
+        fail(f"{settings.keys_dir} already holds both keys; use 'signpost keys rotate' for a new root key")
+    if not has_root:
+        path = write_new_key(settings.keys_dir, 1)
+        click.echo(f"Created root key {path}. Back it up apart from the database.")
+    if not has_signing:
         signing = checkpoints.create_signing_key(settings.keys_dir)
         click.echo(
             f"Created audit signing key {signing}; give {settings.keys_dir / checkpoints.PUBLIC_KEY_FILE} "
@@ -420,13 +423,13 @@ def users_create(
             authority_id = await service.ensure_authority(
                 authority, authority_telephone or "01632 960 000", authority_email or "signpost@localhost"
             )
-            organisation_id = await service.ensure_organisation(authority_id, organisation)
             _, code = await service.create_practitioner(
                 keyring,
                 name=name,
                 email=email,
                 role=Role(role),
-                organisation_id=organisation_id,
+                authority_id=authority_id,
+                organisation=organisation,
                 now=datetime.now(UTC),
                 actor=Actor("operator", authority_id=authority_id),
             )
@@ -462,7 +465,7 @@ def _public_key(settings: Settings, path: str | None) -> Any:
     "--file",
     "export_file",
     default=None,
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, exists=True),
     help="Check a JSON-lines export instead of the database.",
 )
 @click.option(
@@ -478,8 +481,15 @@ def _public_key(settings: Settings, path: str | None) -> Any:
     type=click.Path(dir_okay=False),
     help="The audit public key (default: from the keys directory).",
 )
+@click.option(
+    "--whole",
+    is_flag=True,
+    help="With --file: the export must be the whole log, from row 1 to the newest checkpoint.",
+)
 @operator_errors
-def audit_verify(export_file: str | None, checkpoint_dir: str | None, public_key: str | None) -> None:
+def audit_verify(
+    export_file: str | None, checkpoint_dir: str | None, public_key: str | None, whole: bool
+) -> None:
     """Recompute the hash chain from the start and check every signed checkpoint against it.
 
     Exits 0 only when everything holds; otherwise names the first bad row and what is wrong.
@@ -491,8 +501,8 @@ def audit_verify(export_file: str | None, checkpoint_dir: str | None, public_key
     directory = Path(checkpoint_dir) if checkpoint_dir else settings.checkpoint_dir
 
     if export_file is not None:
-        with Path(export_file).open(encoding="utf-8") as handle:
-            report = verify.verify_export(handle, directory, key, settings.audit_log_name)
+        with Path(export_file).open("rb") as handle:
+            report = verify.verify_export(handle, directory, key, settings.audit_log_name, whole_log=whole)
     else:
 
         async def go() -> verify.Report:
@@ -501,7 +511,9 @@ def audit_verify(export_file: str | None, checkpoint_dir: str | None, public_key
                 state = await database.migration_state()
                 if not state.current:
                     raise database.DatabaseError("the database is not migrated: run 'signpost migrate' first")
-                return await verify.verify_database(directory, key, settings.audit_log_name)
+                return await verify.verify_database(
+                    directory, key, settings.audit_log_name, unsigned_allowed=settings.checkpoint_rows
+                )
             finally:
                 await database.close(engine)
 
@@ -544,7 +556,7 @@ def audit_export(since: str, output: str) -> None:
     from app.audit.chain import export_row
 
     settings = load_settings()
-    first: int | None = int(since) if since.isdigit() else None
+    first: int | None = int(since) if since.isascii() and since.isdecimal() and len(since) <= 18 else None
     moment: datetime | None = None
     if first is None:
         try:

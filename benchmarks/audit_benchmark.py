@@ -28,6 +28,7 @@ import secrets
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,16 +37,13 @@ import asyncpg
 
 from app import database
 from app.audit import checkpoints, service
-from app.audit.chain import GENESIS, entry_hash
+from app.audit.chain import FIELDS, GENESIS, entry_hash
 from app.audit.service import Actor
 from app.settings import DatabaseUrl, load_settings
 
 SIGNPOST = str(Path(sys.executable).parent / "signpost")
 POSTGRES = os.environ.get("SIGNPOST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-COLUMNS = (
-    "seq", "at", "actor_kind", "actor_id", "organisation_id", "authority_id", "role", "action", "child_id",
-    "child_authority_id", "subjects", "reason", "outcome", "result_count", "detail", "prev_hash", "entry_hash",
-)  # fmt: skip
+COLUMNS = (*FIELDS, "prev_hash", "entry_hash")
 
 
 async def _fresh_postgres() -> tuple[str, str]:
@@ -91,7 +89,8 @@ async def throughput(backend: str, rows: int, writers: int, data_dir: Path) -> N
     await asyncio.gather(*(writer(n) for n in range(writers)))
     seconds = time.perf_counter() - started
     head = await service.head()
-    assert head.size == per_writer * writers, head
+    if head.size != per_writer * writers:
+        raise SystemExit(f"expected {per_writer * writers} rows, found {head.size}")
     await database.close(engine)
     if name:
         await _drop_postgres(name)
@@ -155,7 +154,8 @@ def verify(rows: int, data_dir: Path) -> None:
     settings = load_settings(env)
     settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    assert settings.database.sqlite_path is not None
+    if settings.database.sqlite_path is None:
+        raise SystemExit("the verify benchmark runs on SQLite")
     fill_sqlite(
         settings.database.sqlite_path,
         rows,
@@ -174,8 +174,10 @@ def verify(rows: int, data_dir: Path) -> None:
     if result.returncode != 0:
         raise SystemExit("verification failed")
     print(f"(filling the database took {filled:.0f} s)")
+    rate = rows / seconds
     print(
-        f"| SQLite | {rows:,} | {rows // 1000:,} | {seconds:.1f} s | {rows / seconds:,.0f} rows/s | {peak_mib:.0f} MiB |"
+        f"| SQLite | {rows:,} | {rows // 1000:,} | {seconds:.1f} s | {rate:,.0f} rows/s "
+        f"| {peak_mib:.0f} MiB |"
     )
     print(json.dumps({"rows": rows, "seconds": round(seconds, 1), "peak_mib": round(peak_mib)}))
 
@@ -187,15 +189,14 @@ def main() -> None:
     put.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     put.add_argument("--rows", type=int, default=20_000)
     put.add_argument("--writers", type=int, default=8)
-    put.add_argument(
-        "--data-dir", type=Path, default=Path(f"/tmp/signpost-audit-bench-{secrets.token_hex(3)}")
-    )
+    put.add_argument("--data-dir", type=Path, default=None, help="default: a new temporary directory")
     check = sub.add_parser("verify")
     check.add_argument("--rows", type=int, required=True)
     check.add_argument("--data-dir", type=Path, required=True)
     args = parser.parse_args()
     if args.command == "throughput":
-        asyncio.run(throughput(args.backend, args.rows, args.writers, args.data_dir))
+        data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="signpost-audit-bench-"))
+        asyncio.run(throughput(args.backend, args.rows, args.writers, data_dir))
     else:
         verify(args.rows, args.data_dir)
 

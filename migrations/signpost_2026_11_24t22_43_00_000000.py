@@ -1,9 +1,10 @@
 """The audit trail is append-only in the database itself.
 
-On PostgreSQL a trigger refuses every UPDATE, DELETE and TRUNCATE of ``audit_entry``, whoever
-asks, so a bug or a stolen application login cannot rewrite history; only a superuser who drops
-the trigger can, and the hash chain and signed checkpoints then show what changed. SQLite gets
-the same refusal for UPDATE and DELETE (it has no TRUNCATE).
+On PostgreSQL a trigger refuses every UPDATE, DELETE and TRUNCATE of ``audit_entry``, so no code
+path can rewrite history by mistake. The table's owner can still disable the trigger (with one
+database login, that is the application's login); the hash chain and signed checkpoints show
+what changed, and docs/audit.md describes running the service as a role with only SELECT and
+INSERT on the table. SQLite gets the same refusal for UPDATE and DELETE (it has no TRUNCATE).
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager

@@ -49,13 +49,13 @@ async def make_person(
     authority_id = await service.ensure_authority(
         authority, "01632 960 001", "signpost@northshire.example.org"
     )
-    organisation_id = await service.ensure_organisation(authority_id, organisation)
     practitioner_id, code = await service.create_practitioner(
         keyring,
         name="Ada Okafor",
         email=email,
         role=role,
-        organisation_id=organisation_id,
+        authority_id=authority_id,
+        organisation=organisation,
         now=now,
         actor=Actor("operator", authority_id=authority_id),
     )

@@ -141,7 +141,7 @@ async def _raise_found(kind: AlertKind, row: dict[str, Any], now: datetime, key:
             return 0
         await service.record(
             "alert.raised",
-            service.SYSTEM,
+            Actor("system", authority_id=row["authority_id"]),  # so the authority's officer sees it
             at=now,
             subjects=[f"practitioner:{row['actor_id']}"],
             detail={"kind": kind.value, "count": int(row["n"])},
@@ -179,18 +179,23 @@ def _view(row: dict[str, Any]) -> AlertView:
     )
 
 
-async def queue(authority_id: int, *, limit: int = 200) -> list[AlertView]:
-    """The authority's alerts: open ones first, then escalated, then acknowledged; newest first."""
-    rows = (
-        await Alert.select()
-        .where(Alert.authority_id == authority_id)
-        .order_by(Alert.raised_at, ascending=False)
-        .limit(limit)
-        .run()
-    )
-    order = {AlertStatus.open: 0, AlertStatus.escalated: 1, AlertStatus.acknowledged: 2}
-    views = [_view(r) for r in rows]
-    return sorted(views, key=lambda v: order[v.status])
+async def queue(authority_id: int, *, acknowledged: int = 100) -> list[AlertView]:
+    """The authority's alerts: every open one, then every escalated one, then the most recent
+    ``acknowledged`` ones; newest first within each."""
+    views: list[AlertView] = []
+    for status, limit in (
+        (AlertStatus.open, None),
+        (AlertStatus.escalated, None),
+        (AlertStatus.acknowledged, acknowledged),
+    ):
+        query = (
+            Alert.select()
+            .where((Alert.authority_id == authority_id) & (Alert.status == status.value))
+            .order_by(Alert.raised_at, ascending=False)
+        )
+        rows = await (query.limit(limit) if limit else query).run()
+        views += [_view(r) for r in rows]
+    return views
 
 
 async def handle(alert_id: int, officer: Actor, status: AlertStatus, now: datetime) -> bool:

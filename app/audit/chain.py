@@ -97,6 +97,12 @@ class CheckpointClaim:
     previous: int
 
 
+def _intact(row: Mapping[str, Any], as_seq: int) -> bool:
+    """Whether ``row`` matches its own hash when numbered ``as_seq``."""
+    prev = row.get("prev_hash")
+    return isinstance(prev, str) and entry_hash(prev, {**row, "seq": as_seq}) == row.get("entry_hash")
+
+
 class ChainVerifier:
     """Feed rows in sequence order; :meth:`feed` returns the first problem, :meth:`finish` the
     problems only the end can show. ``first_seq`` and ``start_hash`` let a partial export (rows
@@ -134,13 +140,18 @@ class ChainVerifier:
                 expected, "missing", f"is missing or out of place: row {seq} is where it should be"
             )
         if seq < expected:
-            if seq == expected - 1 and stored_prev == self.prev_prev:
+            if seq == expected - 1 and stored_prev == self.prev_prev and _intact(row, seq):
                 return self._fail(seq, "inserted", "appears twice: one of the two was inserted")
             return self._fail(expected, "reordered", f"is out of order: row {seq} is where it should be")
         computed = entry_hash(stored_prev, row) if isinstance(stored_prev, str) else None
         links = stored_prev == self.prev
         intact = computed is not None and computed == stored_hash
-        if not links and seq != self.first_seq and stored_prev == self.prev_prev:
+        if (
+            not links
+            and seq != self.first_seq
+            and stored_prev == self.prev_prev
+            and (intact or _intact(row, seq - 1))  # this row is genuine, only renumbered at most
+        ):
             return self._fail(seq - 1, "inserted", f"was inserted: row {seq} follows on from row {seq - 2}")
         if not intact:
             if links:

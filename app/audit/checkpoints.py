@@ -230,13 +230,26 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _newest(directory: Path, public_key: Ed25519PublicKey, origin: str) -> Checkpoint | None:
+def newest(directory: Path, public_key: Ed25519PublicKey, origin: str) -> Checkpoint | None:
+    """The newest checkpoint whose signature is good, or None."""
     for _size, path in reversed(files(directory)):
         try:
             return parse(path.read_text("utf-8"), public_key, origin)
         except (CheckpointRefusedError, OSError, UnicodeDecodeError):
             continue
     return None
+
+
+def is_due(
+    latest: Checkpoint | None, size: int, now: datetime, *, every_rows: int, every: timedelta, force: bool
+) -> bool:
+    """A log of ``size`` rows needs a new checkpoint: it has grown since ``latest``, and enough
+    rows or time have passed (or ``force``). The first rows are signed at once."""
+    if latest is None:
+        return size > 0
+    if size <= latest.size:
+        return False
+    return force or size - latest.size >= every_rows or now - latest.time >= every
 
 
 def write_if_due(
@@ -254,13 +267,10 @@ def write_if_due(
     """Sign and write a checkpoint of the first ``size`` rows if ``every_rows`` rows or ``every``
     time have passed since the newest one (or ``force``), and the log has grown since it."""
     with _locked(directory):
-        newest = _newest(directory, key.public_key(), origin)
-        last_size = newest.size if newest else 0
-        if size <= last_size:
+        latest = newest(directory, key.public_key(), origin)
+        if not is_due(latest, size, now, every_rows=every_rows, every=every, force=force):
             return None
-        due = force or size - last_size >= every_rows or newest is None or now - newest.time >= every
-        if not due:
-            return None
+        last_size = latest.size if latest else 0
         checkpoint = Checkpoint(origin=origin, size=size, head_hash=head_hash, time=now, previous=last_size)
         path = directory / f"checkpoint-{size:012d}.txt"
         temporary = path.with_suffix(".tmp")

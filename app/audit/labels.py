@@ -21,6 +21,7 @@ ACTION_LABELS: dict[str, str] = {
     "alert.acknowledged": "Alert acknowledged",
     "alert.escalated": "Alert escalated",
     "audit.search": "Searched the audit trail",
+    "audit.alerts_viewed": "Looked at the alert queue",
     "record.search": "Searched for a child",
     "record.result_returned": "Record shown in search results",
     "record.view": "Opened the record",

@@ -36,6 +36,11 @@ PRIVACY = {"roles": (Role.privacy_officer,)}
 PAGE_SIZE = 50
 
 
+def _small_number(text: str) -> bool:
+    """ASCII digits that fit a 64-bit column (``isdigit`` also accepts "²")."""
+    return text.isascii() and text.isdecimal() and len(text) <= 18
+
+
 def _officer(request: Request[Any, Any, Any]) -> PractitionerView:
     user: PractitionerView = request.scope["user"]
     return user
@@ -56,6 +61,8 @@ async def _signpost_ids(child_ids: set[int]) -> dict[int, str]:
 async def alert_queue(request: Request[Any, Any, Any], state: State) -> Template:
     officer = _officer(request)
     queue = await alerts.queue(officer.local_authority_id)
+    # The queue names practitioners and children: looking at it is itself an access.
+    await audit.record("audit.alerts_viewed", Actor.of(officer), at=state.clock(), result_count=len(queue))
     return Template(
         "privacy/alerts.html",
         context={
@@ -122,7 +129,7 @@ async def audit_search(request: Request[Any, Any, Any], state: State, data: Form
     practitioner_text = data.get("practitioner", "").strip()
     practitioner_id: int | None = None
     if practitioner_text:
-        if not practitioner_text.isdigit() or int(practitioner_text) not in people:
+        if not _small_number(practitioner_text) or int(practitioner_text) not in people:
             errors["practitioner"] = "Select a person from your local authority"
         else:
             practitioner_id = int(practitioner_text)
@@ -152,7 +159,7 @@ async def audit_search(request: Request[Any, Any, Any], state: State, data: Form
     if start and end and end < start:
         errors["to-day"] = "The to date must be the same as or after the from date"
     before_text = data.get("before", "")
-    before = int(before_text) if before_text.isdigit() else None
+    before = int(before_text) if _small_number(before_text) else None
     values = {
         "practitioner": practitioner_text,
         "signpost_id": signpost_text,

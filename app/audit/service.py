@@ -8,8 +8,9 @@ user sees a 503 page: never an unaudited success.
 One writer at a time: SQLite's ``BEGIN IMMEDIATE`` serialises writers already; on PostgreSQL a
 transaction-scoped advisory lock is taken just before the head of the chain is read.
 
-Nothing personal can be recorded: actions, reasons, outcomes and detail values must be short
-lower-case codes (checked here), and subjects are ``kind:number`` pairs.
+Nothing free-form can be recorded: the action must be a registered one and the reason one of the
+fixed reason codes (``app/audit/labels.py``), detail values are numbers or short lower-case
+codes, and subjects are ``kind:number`` pairs (checked here).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, Literal, Protocol
 from piccolo.engine.postgres import PostgresEngine
 
 from app.audit.chain import GENESIS, entry_hash
+from app.audit.labels import ACTION_LABELS, REASON_LABELS
 from app.audit.tables import AuditEntry, AuditWithholding
 from app.database import write_transaction
 
@@ -33,8 +35,8 @@ log = logging.getLogger("signpost.audit")
 #: Key of the PostgreSQL advisory lock that serialises audit writers (any fixed 64-bit number).
 POSTGRES_LOCK_KEY = 0x5167_6E70_6F73_7441
 
-_ACTION = re.compile(r"^[a-z_]{2,20}(\.[a-z_]{2,30}){1,2}$")
 _CODE = re.compile(r"^[a-z0-9_]{1,40}$")
+_MAX_DETAIL_NUMBER = 2**53
 _SUBJECT = re.compile(r"^[a-z_]{2,20}:\d{1,20}$")
 
 ActorKind = Literal["practitioner", "citizen", "system", "operator", "anonymous"]
@@ -91,17 +93,19 @@ def anonymous(authority_id: int | None = None) -> Actor:
 def _check_codes(
     action: str, reason: str | None, subjects: Iterable[str], detail: Mapping[str, int | str | bool]
 ) -> None:
-    if not _ACTION.match(action):
-        raise ValueError(f"audit action {action!r} is not a dotted code")
-    if reason is not None and not _CODE.match(reason):
-        raise ValueError("an audit reason must be a code")
+    if action not in ACTION_LABELS:
+        raise ValueError(f"audit action {action[:60]!r} is not one of the registered actions")
+    if reason is not None and reason not in REASON_LABELS:
+        raise ValueError("an audit reason must be one of the fixed reason codes")
     for subject in subjects:
         if not _SUBJECT.match(subject):
             raise ValueError("an audit subject must be kind:number")
     for name, value in detail.items():
         if not _CODE.match(name):
             raise ValueError("audit detail names must be codes")
-        if isinstance(value, str) and not _CODE.match(value):
+        if isinstance(value, bool) or (isinstance(value, int) and abs(value) < _MAX_DETAIL_NUMBER):
+            continue
+        if not (isinstance(value, str) and _CODE.match(value)):
             raise ValueError("audit detail values must be codes or numbers")
 
 

@@ -72,21 +72,34 @@ class LogCheck:
             self.verifier = self._start(row)
         return self.verifier.feed(row) is None
 
-    def feed_line(self, line: str) -> bool:
+    def feed_line(self, line: str | bytes) -> bool:
         """Check one line of a JSON-lines export."""
         self.lines += 1
         try:
             row = json.loads(line)
-        except ValueError:
-            row = None
-        if not isinstance(row, dict):
-            if self.verifier is None:
-                self.verifier = ChainVerifier([c.claim() for c in self.checkpoints])
-            self.verifier.problem = Problem(
-                self.verifier.expected, "changed", f"line {self.lines} of the export is not an audit row"
+            if isinstance(row, dict):
+                self.feed(row)  # canonical() re-encodes the row: a hostile one fails here too
+                return self.verifier is not None and self.verifier.problem is None
+        except (ValueError, RecursionError, UnicodeError, OverflowError):
+            pass
+        if self.verifier is None:
+            self.verifier = ChainVerifier([c.claim() for c in self.checkpoints])
+        self.verifier.problem = Problem(
+            self.verifier.expected, "changed", f"line {self.lines} of the export is not an audit row"
+        )
+        return False
+
+    def no_signature(self, unsigned_allowed: int) -> Problem | None:
+        """A whole log with more than ``unsigned_allowed`` rows and no checkpoint at all: the
+        checkpoints were removed, or are not where they were looked for."""
+        verifier = self.verifier
+        if self.checkpoints or self.checkpoint_problem or verifier is None:
+            return None
+        if verifier.rows > unsigned_allowed:
+            return Problem(
+                1, "checkpoint_missing", f"no signed checkpoint covers the log's {verifier.rows:,} rows"
             )
-            return False
-        return self.feed(row)
+        return None
 
     def report(self) -> Report:
         """For a whole log, a checkpoint beyond its end means rows were removed. A partial
@@ -106,12 +119,42 @@ class LogCheck:
         )
 
 
-async def verify_database(directory: Path, public_key: Ed25519PublicKey, origin: str) -> Report:
+async def verify_database(
+    directory: Path, public_key: Ed25519PublicKey, origin: str, *, unsigned_allowed: int = 1000
+) -> Report:
+    """Check the whole trail in the database. More than ``unsigned_allowed`` rows with no
+    checkpoint at all is itself a problem (a checkpoint is signed every that many rows)."""
     check = LogCheck(directory, public_key, origin, whole_log=True)
-    async for row in service.rows_from(1):
+    rows = service.rows_from(1)
+    while True:
+        try:
+            row = await anext(rows)
+        except StopAsyncIteration:
+            break
+        except (ValueError, ArithmeticError) as exc:  # a stored value the driver cannot read back
+            expected = check.verifier.expected if check.verifier else 1
+            return _unreadable(check, expected, exc)
         if not check.feed(row):
             break
-    return check.report()
+    report = check.report()
+    missing = check.no_signature(unsigned_allowed)
+    if report.problem is None and missing is not None:
+        return Report(report.rows, report.first_seq, report.checkpoints, report.head_hash, missing)
+    return report
+
+
+def _unreadable(check: LogCheck, seq: int, exc: Exception) -> Report:
+    report = check.report()
+    problem = Problem(
+        seq, "changed", f"cannot be read back ({type(exc).__name__}): a stored value was changed"
+    )
+    return Report(
+        report.rows,
+        report.first_seq,
+        report.checkpoints,
+        report.head_hash,
+        _earliest(problem, report.problem),
+    )
 
 
 def verify_rows(
@@ -126,7 +169,7 @@ def verify_rows(
 
 
 def verify_export(
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     directory: Path,
     public_key: Ed25519PublicKey,
     origin: str,

@@ -134,9 +134,16 @@ async def rename_key(practitioner_id: int, key_id: int, name: str, now: datetime
 
 
 async def revoke_key(
-    practitioner_id: int, key_id: int, now: datetime, actor: Actor, *, allow_last: bool
+    practitioner_id: int,
+    key_id: int,
+    now: datetime,
+    actor: Actor,
+    *,
+    allow_last: bool,
+    keep_session: int | None = None,
 ) -> bool:
-    """Disable a key at once. A practitioner may not revoke their own last key; an admin may."""
+    """Disable a key at once and end the practitioner's sessions (but ``keep_session``). A
+    practitioner may not revoke their own last key; an admin may."""
     async with write_transaction(Credential._meta.db):
         live = await active_credential_ids(practitioner_id)
         if len(live) <= 1 and not allow_last:
@@ -149,6 +156,11 @@ async def revoke_key(
         )
         if changed:
             await _keys_changed(practitioner_id, now)
+            ending: Any = Session.practitioner == practitioner_id
+            if keep_session is not None:
+                ending &= Session.id != keep_session
+            await Session.delete().where(ending).run()
+            # The audit row last: on PostgreSQL it takes the writer lock, held until commit.
             await audit.record(
                 "auth.key_revoked", actor, at=now, subjects=_key_subjects(practitioner_id, key_id)
             )
@@ -231,7 +243,8 @@ async def key_for_assertion(response: dict[str, Any]) -> KeyRecord:
 
 async def disable_cloned_key(key: KeyRecord, now: datetime, authority_id: int | None) -> None:
     """A counter that did not advance means the key may have been cloned: disable it now, end
-    every session (the clone's too), and alert the privacy officer of the practitioner's authority."""
+    every session (the clone's too), and alert the privacy officer of the practitioner's authority.
+    The protection is committed first: it must not wait on, or fall with, the audit write."""
     async with write_transaction(Credential._meta.db):
         await (
             Credential.update({Credential.disabled_at: now, Credential.disabled_reason: "counter_regression"})
@@ -240,6 +253,7 @@ async def disable_cloned_key(key: KeyRecord, now: datetime, authority_id: int | 
         )
         await _keys_changed(key.practitioner_id, now)
         await Session.delete().where(Session.practitioner == key.practitioner_id).run()
+    async with write_transaction(Credential._meta.db):
         seq = await audit.record(
             "auth.counter_regression",
             audit.anonymous(authority_id),

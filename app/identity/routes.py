@@ -26,7 +26,7 @@ from litestar.status_codes import HTTP_200_OK
 from webauthn.helpers import bytes_to_base64url
 
 from app.audit import service as audit
-from app.audit.service import Actor
+from app.audit.service import Actor, AuditUnavailableError
 from app.database import write_transaction
 from app.identity import ceremonies, keys, service, sessions
 from app.identity.ceremonies import CeremonyRefusedError
@@ -243,11 +243,12 @@ async def register_verify(
     if await keys.is_registered(new_key.credential_id):
         await _key_refused(actor, "already_registered", now)
         return _refused("This security key is already registered. Use a different key.", 400)
-    async with write_transaction(state.engine):
-        await keys.add_key(practitioner_id, new_key, now, actor)
+    async with write_transaction(state.engine):  # audit rows last: they take the writer lock
         if session.purpose == "enrolment":
             await service.mark_signed_in(practitioner_id, now)  # enrolling is their first sign-in
             signed_in = await sessions.sign_in(session, practitioner_id, now, notice=None)
+        await keys.add_key(practitioner_id, new_key, now, actor)
+        if session.purpose == "enrolment":
             await audit.record("auth.login", actor, at=now, detail={"via": "enrolment"})
     if session.purpose == "enrolment":
         return _json({"redirect": "/enrol/backup"}, session=signed_in, state=state)
@@ -344,16 +345,15 @@ async def login_verify(
         log.info("auth.login_failed reason=%r", exc.reason)
         audited = _key_subjects(known) if known else []
         authority = await _authority_of(known.practitioner_id) if known else None
-        async with write_transaction(state.engine):
-            await keys.record_failure(subjects, now)
-            await audit.record(
-                "auth.login_failed",
-                audit.anonymous(authority),
-                at=now,
-                subjects=audited,
-                outcome="refused",
-                detail={"reason": exc.code},
-            )
+        await keys.record_failure(subjects, now)  # counted even if the audit write then fails
+        await audit.record(
+            "auth.login_failed",
+            audit.anonymous(authority),
+            at=now,
+            subjects=audited,
+            outcome="refused",
+            detail={"reason": exc.code},
+        )
         return _refused(LOGIN_FAILED)
     changed = practitioner.keys_changed_at
     notice = (
@@ -393,11 +393,13 @@ async def logout(request: Request[Any, Any, Any], state: State) -> Redirect:
     """End the session if there is one; always clear the cookie and the site's data."""
     session = _session(request)
     if session is not None:
+        await sessions.end(session.id)  # ended whatever happens next: signing out must always work
         user = request.scope.get("user")
-        async with write_transaction(state.engine):
-            await sessions.end(session.id)
-            if user is not None:
+        if user is not None:
+            try:
                 await audit.record("auth.logout", Actor.of(user), at=_now(state))
+            except AuditUnavailableError:
+                log.error("auth.logout_not_audited practitioner=%s", user.id)
     return Redirect(
         "/?signed_out=1",
         status_code=303,
@@ -481,10 +483,9 @@ async def revoke_own_key(
     user = _user(request)
     now = _now(state)
     session = _session(request)
-    async with write_transaction(state.engine):  # the key and every other session end together
-        revoked = await keys.revoke_key(user.id, key_id, now, Actor.of(user), allow_last=False)
-        if revoked:
-            await sessions.end_all_for(user.id, keep=session.id if session else None)
+    revoked = await keys.revoke_key(
+        user.id, key_id, now, Actor.of(user), allow_last=False, keep_session=session.id if session else None
+    )
     if not revoked:
         mine = {k.id for k in await keys.keys_of(user.id)}
         if key_id not in mine:
@@ -552,13 +553,13 @@ async def admin_new_user(request: Request[Any, Any, Any], state: State, data: Fo
                 "organisations": organisations,
             },
         )
-    organisation_id = await service.ensure_organisation(admin.local_authority_id, values["organisation"])
     practitioner_id, code = await service.create_practitioner(
         state.keyring,
         name=values["name"],
         email=values["email"],
         role=Role(values["role"]),
-        organisation_id=organisation_id,
+        authority_id=admin.local_authority_id,
+        organisation=values["organisation"],
         now=_now(state),
         actor=Actor.of(admin),
     )
@@ -610,11 +611,7 @@ async def admin_revoke_key(
     request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int], key_id: FromPath[int]
 ) -> Redirect:
     target = await _practitioner_in_my_authority(request, state, practitioner_id)
-    async with write_transaction(state.engine):
-        revoked = await keys.revoke_key(target.id, key_id, _now(state), _actor(request), allow_last=True)
-        if revoked:
-            await sessions.end_all_for(target.id)
-    if not revoked:
+    if not await keys.revoke_key(target.id, key_id, _now(state), _actor(request), allow_last=True):
         raise NotFoundException()
     log.info("admin.key_revoked by=%s practitioner=%s credential=%s", _user(request).id, target.id, key_id)
     return Redirect(f"/admin/users/{target.id}/keys", status_code=303)

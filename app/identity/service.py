@@ -169,17 +169,20 @@ async def create_practitioner(
     name: str,
     email: str,
     role: Role,
-    organisation_id: int,
+    authority_id: int,
+    organisation: str,
     now: datetime,
     actor: Actor,
 ) -> tuple[int, str]:
-    """Create a practitioner and their first enrolment code; return (ID, code). Audited as
-    ``practitioner.created`` by ``actor`` (an admin, or an operator at the command line)."""
+    """Create a practitioner (and their organisation, if new) with their first enrolment code;
+    return (ID, code). Audited as ``practitioner.created`` by ``actor`` (an admin, or an
+    operator at the command line), in the same transaction."""
     practitioner_id = row_ids.next()
     code = new_enrolment_code()
     code_hash = await hash_code(code)
     version = keyring.active_version
     async with write_transaction(Practitioner._meta.db):
+        organisation_id = await ensure_organisation(authority_id, organisation)
         await Practitioner.insert(
             Practitioner(
                 id=practitioner_id,
@@ -259,15 +262,13 @@ async def redeem_code(keyring: Keyring, email: str, code: str, now: datetime) ->
     owner = await actor_for(practitioner_id)
     authority = owner.authority_id if owner else None
     if not (usable and matched):
-        async with write_transaction(EnrolmentCode._meta.db):
-            if usable:
-                await (
-                    EnrolmentCode.update({EnrolmentCode.failed_attempts: EnrolmentCode.failed_attempts + 1})
-                    .where(EnrolmentCode.id == row["id"])
-                    .run()
-                )
-            reason = "wrong_code" if usable else "code_expired_or_locked"
-            await _enrolment_failed(practitioner_id, authority, reason, now)
+        if usable:  # counted first, on its own: the lock-out must not depend on the audit write
+            await (
+                EnrolmentCode.update({EnrolmentCode.failed_attempts: EnrolmentCode.failed_attempts + 1})
+                .where(EnrolmentCode.id == row["id"])
+                .run()
+            )
+        await _enrolment_failed(practitioner_id, authority, "wrong_code" if usable else "code_unusable", now)
         raise EnrolmentRefusedError
     async with write_transaction(EnrolmentCode._meta.db):
         active = (

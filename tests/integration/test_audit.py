@@ -5,6 +5,7 @@ view and the alert scan."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -105,7 +106,7 @@ async def test_the_audit_row_commits_with_the_action_or_not_at_all(engine: AnyEn
                 .where(LocalAuthority.id == authority_id)
                 .run()
             )
-            await service.record("authority.renamed", ALICE, at=T0, subjects=[f"authority:{authority_id}"])
+            await service.record("practitioner.created", ALICE, at=T0, subjects=[f"authority:{authority_id}"])
 
     with pytest.raises(AuditUnavailableError):
         await rename_with_audit()
@@ -254,6 +255,10 @@ async def test_only_codes_can_be_recorded(engine: AnyEngine) -> None:
         {"action": "record.view", "reason": "Her mum called"},
         {"action": "record.view", "subjects": ["name:Zoe"]},
         {"action": "record.view", "detail": {"term": "O'Brien"}},
+        {"action": "record.viewed"},
+        {"action": "record.view", "reason": "smith"},
+        {"action": "record.view", "detail": {"term": ["jane", "smith"]}},
+        {"action": "record.view", "detail": {"dob": 2**60}},
     ):
         action = str(bad.pop("action"))
         with pytest.raises(ValueError, match="audit"):
@@ -306,3 +311,46 @@ async def test_alerts_are_handled_only_within_the_officers_authority(engine: Any
     assert [(r["action"], r["actor_id"], r["subjects"]) for r in rows] == [
         ("alert.escalated", 9, f'["alert:{ids[north]}"]')
     ]
+
+
+async def test_no_checkpoint_is_signed_over_a_log_changed_since_the_last_one(
+    engine: AnyEngine, settings: Settings, signing_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    await write(5)
+    assert await background.checkpoint(settings, signing_key, T0, force=True) is not None
+    await write(3, start=T0 + timedelta(minutes=1))
+    await drop_append_only_triggers(engine)
+    await raw(engine, "UPDATE audit_entry SET reason = 'safeguarding_concern' WHERE seq = 7")
+    with caplog.at_level(logging.CRITICAL, logger="signpost.audit"):
+        assert await background.checkpoint(settings, signing_key, T0, force=True) is None
+    assert any("audit.chain_broken row 7" in r.getMessage() for r in caplog.records)
+    assert [size for size, _ in checkpoints.files(settings.checkpoint_dir)] == [5]
+
+
+async def test_no_checkpoint_is_signed_over_a_log_that_shrank(
+    engine: AnyEngine, settings: Settings, signing_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    await write(5)
+    assert await background.checkpoint(settings, signing_key, T0, force=True) is not None
+    await write(4, start=T0 + timedelta(minutes=1))
+    assert await background.checkpoint(settings, signing_key, T0, force=False) is None  # seen, not due
+    await drop_append_only_triggers(engine)
+    await raw(engine, "DELETE FROM audit_entry WHERE seq > 7")
+    with caplog.at_level(logging.CRITICAL, logger="signpost.audit"):
+        assert await background.checkpoint(settings, signing_key, T0, force=True) is None
+    assert any("audit.log_shrank size=7 was=9" in r.getMessage() for r in caplog.records)
+
+
+async def test_verify_wants_a_checkpoint_once_the_log_is_longer_than_the_interval(
+    engine: AnyEngine, settings: Settings, signing_key: Any
+) -> None:
+    await write(4)
+    public = signing_key.public_key()
+    fine = await verify_database(settings.checkpoint_dir, public, settings.audit_log_name, unsigned_allowed=5)
+    assert fine.problem is None
+    await write(2, start=T0 + timedelta(minutes=1))
+    unsigned = await verify_database(
+        settings.checkpoint_dir, public, settings.audit_log_name, unsigned_allowed=5
+    )
+    assert unsigned.problem is not None
+    assert (unsigned.problem.seq, unsigned.problem.kind) == (1, "checkpoint_missing")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -194,13 +195,15 @@ def test_a_rewritten_chain_is_caught_by_the_next_checkpoint() -> None:
 
 def test_rows_after_the_newest_checkpoint_can_go_unnoticed() -> None:
     """The documented limit (docs/audit.md): deleting the newest rows, after the newest
-    checkpoint, leaves a shorter log that is valid; a shipped copy or the next checkpoint shows it."""
+    checkpoint, leaves a shorter log that is valid; a shipped copy of the rows shows it."""
     report = check([dict(r) for r in BASE[:45]], [20, 40])
     assert report.problem is None
     assert report.rows == 45
-    shipped_later = check([dict(r) for r in BASE[:45]], [20, 40, 48])
-    assert shipped_later.problem is not None
-    assert (shipped_later.problem.seq, shipped_later.problem.kind) == (46, "truncated")
+    with tempfile.TemporaryDirectory() as folder:
+        write_checkpoints(Path(folder), KEY, BASE, [20, 40])
+        shipped = verify_export(BASE_LINES[:48], Path(folder), KEY.public_key(), ORIGIN, whole_log=True)
+        assert shipped.problem is None
+        assert shipped.rows == 48  # the shipped copy holds rows 46-48, which the database has lost
 
 
 def test_a_partial_export_checks_from_where_it_starts() -> None:
@@ -217,3 +220,23 @@ def test_a_partial_export_checks_from_where_it_starts() -> None:
         bad = verify_export(tampered, Path(folder), KEY.public_key(), ORIGIN)
         assert bad.problem is not None
         assert bad.problem.seq == 151
+
+
+def test_a_prev_hash_pointing_two_rows_back_is_the_row_that_changed() -> None:
+    rows = [dict(r) for r in BASE[:30]]
+    rows[19]["prev_hash"] = rows[17]["entry_hash"]  # row 20 now claims to follow row 18
+    report = check(rows, [30])
+    assert report.problem is not None
+    assert (report.problem.seq, report.problem.kind) == (20, "changed")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["[" * 100_000, "\udcff", '{"seq": 1e999}', "null", '{"seq": ' + "9" * 5000 + "}"],
+    ids=["deeply nested", "lone surrogate", "huge float", "null", "huge number"],
+)
+def test_a_hostile_export_line_is_a_problem_not_a_crash(line: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        report = verify_export([*BASE_LINES[:3], line], Path(folder), KEY.public_key(), ORIGIN)
+    assert report.problem is not None
+    assert report.problem.seq == 4
