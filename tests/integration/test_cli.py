@@ -162,7 +162,10 @@ def test_audit_verify_passes_on_a_demo_database_and_names_a_tampered_row(tmp_pat
     lines = export.read_text().splitlines()
     assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3]
     assert "dee0@example.org" not in export.read_text()
+    assert signpost("audit", "verify", "--file", str(export), "--whole", env=env).returncode == 0
+    export.write_text("\n".join(lines[:2]) + "\n")  # the newest row lost from the copy
     assert signpost("audit", "verify", "--file", str(export), env=env).returncode == 0
+    assert_one_clear_line(signpost("audit", "verify", "--file", str(export), "--whole", env=env), "row 3:")
     since = signpost("audit", "export", "--since", "2", env=env)
     assert [json.loads(line)["seq"] for line in since.stdout.splitlines()] == [2, 3]
     assert_one_clear_line(signpost("audit", "export", "--since", "last tuesday", env=env), "--since must be")
@@ -186,3 +189,20 @@ def test_audit_verify_refuses_a_forged_checkpoint(tmp_path: Path) -> None:
     (checkpoint,) = (tmp_path / "checkpoints").glob("checkpoint-*.txt")
     checkpoint.write_text(checkpoint.read_text().replace("\n1\n", "\n2\n", 1))
     assert_one_clear_line(signpost("audit", "verify", env=env), "row 1: its checkpoint")
+
+
+def test_keys_init_adds_a_missing_audit_signing_key_to_an_existing_deployment(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    first = signpost("keys", "init", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "Created root key" in first.stdout
+    assert "Created audit signing key" in first.stdout
+    keys = tmp_path / "keys"
+    (keys / "audit-signing.key").unlink()  # a deployment from before the audit trail
+    root = (keys / "root-0001.key").read_bytes()
+    upgraded = signpost("keys", "init", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "Created root key" not in upgraded.stdout
+    assert "Created audit signing key" in upgraded.stdout
+    assert (keys / "root-0001.key").read_bytes() == root
+    assert_one_clear_line(signpost("keys", "init", env=env), "already holds both keys")
