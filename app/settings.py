@@ -77,6 +77,8 @@ class Settings:
     checkpoint_rows: int = 1000
     checkpoint_minutes: int = 5
     audit_log_name: str = "localhost/signpost-audit"
+    searches_per_hour: int = 60
+    views_per_day: int = 200
 
     @property
     def production(self) -> bool:
@@ -274,6 +276,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
     checkpoint_rows = _whole_number(env, "SIGNPOST_AUDIT_CHECKPOINT_ROWS", 1000, 1, 1_000_000, problems)
     checkpoint_minutes = _whole_number(env, "SIGNPOST_AUDIT_CHECKPOINT_MINUTES", 5, 1, 1440, problems)
+    searches_per_hour = _whole_number(env, "SIGNPOST_QUOTA_SEARCHES_PER_HOUR", 60, 1, 100_000, problems)
+    views_per_day = _whole_number(env, "SIGNPOST_QUOTA_VIEWS_PER_DAY", 200, 1, 1_000_000, problems)
     audit_log_name = _text(env, "SIGNPOST_AUDIT_LOG_NAME", f"{rp_id}/signpost-audit", problems)
     if not _LOG_NAME.match(audit_log_name):
         problems.append("SIGNPOST_AUDIT_LOG_NAME must be a host name and path, e.g. signpost.example/audit")
@@ -304,4 +308,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         checkpoint_rows=checkpoint_rows,
         checkpoint_minutes=checkpoint_minutes,
         audit_log_name=audit_log_name,
+        searches_per_hour=searches_per_hour,
+        views_per_day=views_per_day,
     )

@@ -12,3 +12,8 @@ document.addEventListener("htmx:configRequest", (event) => {
     event.detail.headers["X-CSRFToken"] = meta.content;
   }
 });
+
+// A fragment htmx swaps in gets GOV.UK Frontend's behaviour too (an error summary takes focus).
+document.addEventListener("htmx:afterSwap", (event) => {
+  initAll({ scope: event.detail.elt });
+});

@@ -1,9 +1,9 @@
 """Checks every rendered HTML page must pass, applied to each page the test client fetches.
 
-The page parses as HTML5 without errors, has one ``<h1>`` and a ``<title>``, every form has an
-action and every POST form a CSRF field, ids are unique, every ``<script>`` carries this
-response's CSP nonce, and nothing relies on inline event handlers or inline styles, which the
-Content-Security-Policy would block.
+The page (or, for an htmx request, the fragment) parses as HTML5 without errors, has one
+``<h1>`` and a ``<title>``, every form has an action and every POST form a CSRF field, ids are
+unique, every ``<script>`` carries this response's CSP nonce, and nothing relies on inline event
+handlers or inline styles, which the Content-Security-Policy would block.
 """
 
 from __future__ import annotations
@@ -24,15 +24,17 @@ class PageProblemError(AssertionError):
     pass
 
 
-def page_problems(html: str, csp: str) -> list[str]:
+def page_problems(html: str, csp: str, *, fragment: bool = False) -> list[str]:
+    """Problems with a page; a ``fragment`` (an htmx answer) has no document around it, so no
+    doctype or title, and at most one ``<h1>``."""
     parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("etree"), namespaceHTMLElements=False)
-    document = parser.parse(html)
+    document = parser.parseFragment(html) if fragment else parser.parse(html)
     problems = [f"HTML parse error at {pos}: {code}" for pos, code, _ in parser.errors]
     h1s = document.findall(".//h1")
-    if len(h1s) != 1:
+    if len(h1s) != 1 and not (fragment and not h1s):
         problems.append(f"expected one <h1>, found {len(h1s)}")
     title = document.find(".//title")
-    if title is None or not "".join(title.itertext()).strip():
+    if not fragment and (title is None or not "".join(title.itertext()).strip()):
         problems.append("no <title>")
     for form in document.iter("form"):
         if not form.get("action"):
@@ -62,7 +64,10 @@ def page_problems(html: str, csp: str) -> list[str]:
 def check_page(response: Response) -> None:
     if "text/html" not in response.headers.get("content-type", ""):
         return
-    problems = page_problems(response.text, response.headers.get("content-security-policy", ""))
+    fragment = response.request.headers.get("hx-request") == "true"
+    problems = page_problems(
+        response.text, response.headers.get("content-security-policy", ""), fragment=fragment
+    )
     if problems:
         raise PageProblemError(
             f"{response.request.method} {response.request.url.path}: " + "; ".join(problems)

@@ -1,6 +1,7 @@
 """The audit trail's background work in each server process: signed checkpoints every few
-seconds when due, and a scan for alert patterns every minute. A final checkpoint is written
-at shutdown, so a clean stop leaves every row covered by a signature."""
+seconds when due, and every minute a scan for alert patterns and a purge of spent quota
+counters. A final checkpoint is written at shutdown, so a clean stop leaves every row covered
+by a signature."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from app.audit import alerts, checkpoints, service
 from app.audit.chain import GENESIS, ChainVerifier, Problem
+from app.search import quotas
 from app.settings import Settings
 
 log = logging.getLogger("signpost.audit")
@@ -97,6 +99,7 @@ async def run(settings: Settings, key: Ed25519PrivateKey, clock: Callable[[], da
             if since_scan >= SCAN_INTERVAL_SECONDS:
                 since_scan = 0.0
                 await alerts.scan(clock())
+                await quotas.purge(clock())
         except Exception as exc:  # keep going: the next round may succeed (e.g. database back)
             log.error("audit.background_failed error=%s", type(exc).__name__)
         await asyncio.sleep(CHECK_INTERVAL_SECONDS)

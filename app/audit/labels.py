@@ -23,6 +23,7 @@ ACTION_LABELS: dict[str, str] = {
     "audit.search": "Searched the audit trail",
     "audit.alerts_viewed": "Looked at the alert queue",
     "record.search": "Searched for a child",
+    "quota.exceeded": "Went over a search or view quota",
     "record.result_returned": "Record shown in search results",
     "record.view": "Opened the record",
     "involvement.add": "Recorded their involvement",

@@ -109,6 +109,22 @@ def _check_codes(
             raise ValueError("audit detail values must be codes or numbers")
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One row to append: what :func:`record` takes, for :func:`record_many`."""
+
+    action: str
+    actor: Actor
+    at: datetime
+    child_id: int | None = None
+    child_authority_id: int | None = None
+    subjects: tuple[str, ...] = ()
+    reason: str | None = None
+    outcome: Outcome = "success"
+    result_count: int | None = None
+    detail: Mapping[str, int | str | bool] | None = None
+
+
 async def record(
     action: str,
     actor: Actor,
@@ -123,9 +139,27 @@ async def record(
     detail: Mapping[str, int | str | bool] | None = None,
 ) -> int:
     """Append one row to the audit trail and return its sequence number."""
-    subject_list = list(subjects)
-    details = dict(detail or {})
-    _check_codes(action, reason, subject_list, details)
+    entry = Entry(
+        action,
+        actor,
+        at,
+        child_id,
+        child_authority_id,
+        tuple(subjects),
+        reason,
+        outcome,
+        result_count,
+        detail,
+    )
+    return (await record_many([entry]))[0]
+
+
+async def record_many(entries: Iterable[Entry]) -> list[int]:
+    """Append rows in order, under one lock and one read of the chain's head (a search and
+    each record it returned); return their sequence numbers."""
+    batch = list(entries)
+    for entry in batch:
+        _check_codes(entry.action, entry.reason, entry.subjects, dict(entry.detail or {}))
     engine = AuditEntry._meta.db
     try:
         async with write_transaction(engine):
@@ -137,32 +171,45 @@ async def record(
                 .limit(1)
                 .run()
             )
-            seq = head[0]["seq"] + 1 if head else 1
+            seq = head[0]["seq"] if head else 0
             prev = head[0]["entry_hash"] if head else GENESIS
-            row: dict[str, Any] = {
-                "seq": seq,
-                "at": at.astimezone(UTC),
-                "actor_kind": actor.kind,
-                "actor_id": actor.id,
-                "organisation_id": actor.organisation_id,
-                "authority_id": actor.authority_id,
-                "role": actor.role,
-                "action": action,
-                "child_id": child_id,
-                "child_authority_id": child_authority_id,
-                "subjects": json.dumps(subject_list, separators=(",", ":")),
-                "reason": reason,
-                "outcome": outcome,
-                "result_count": result_count,
-                "detail": json.dumps(details, sort_keys=True, separators=(",", ":")),
-                "prev_hash": prev,
-            }
-            row["entry_hash"] = entry_hash(prev, row)
-            await AuditEntry.insert(AuditEntry(**row)).run()
+            rows = []
+            for entry in batch:
+                seq += 1
+                row = _row(seq, prev, entry)
+                prev = row["entry_hash"]
+                rows.append(AuditEntry(**row))
+            if rows:
+                await AuditEntry.insert(*rows).run()
     except Exception as exc:  # any driver error: the action must not stand without its audit
-        log.error("audit.write_failed action=%s error=%s", action, type(exc).__name__)
-        raise AuditUnavailableError(action) from exc
-    return int(seq)
+        actions = ",".join(sorted({e.action for e in batch}))
+        log.error("audit.write_failed action=%s error=%s", actions, type(exc).__name__)
+        raise AuditUnavailableError(actions) from exc
+    return [int(r.seq) for r in rows]
+
+
+def _row(seq: int, prev: str, entry: Entry) -> dict[str, Any]:
+    actor = entry.actor
+    row: dict[str, Any] = {
+        "seq": seq,
+        "at": entry.at.astimezone(UTC),
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "organisation_id": actor.organisation_id,
+        "authority_id": actor.authority_id,
+        "role": actor.role,
+        "action": entry.action,
+        "child_id": entry.child_id,
+        "child_authority_id": entry.child_authority_id,
+        "subjects": json.dumps(list(entry.subjects), separators=(",", ":")),
+        "reason": entry.reason,
+        "outcome": entry.outcome,
+        "result_count": entry.result_count,
+        "detail": json.dumps(dict(entry.detail or {}), sort_keys=True, separators=(",", ":")),
+        "prev_hash": prev,
+    }
+    row["entry_hash"] = entry_hash(prev, row)
+    return row
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,79 @@
+"""The search page: ``GET /search`` shows the form; ``POST /search`` runs it. With htmx the
+answer is the fragment that replaces the search area; without JavaScript, the whole page.
+
+Form fields: ``signpost_id``; or ``family_name``, ``dob-day``, ``dob-month``, ``dob-year`` and
+at least one of ``given_name``, ``postcode``, ``gender``. Terms travel only in the POST body.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Template
+
+from app.audit.service import Actor
+from app.identity.service import PractitionerView, Role
+from app.identity.sessions import signed_in_with_role
+from app.records.codes import GENDER_LABELS
+from app.search import service
+from app.search.quotas import Quota, QuotaExceededError, consume
+
+FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+SEARCHERS = {"roles": (Role.practitioner, Role.la_admin)}
+
+
+def _page(
+    request: Request[Any, Any, Any],
+    *,
+    status: int = 200,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    found: service.Found | None = None,
+    quota_refused: int | None = None,
+) -> Template:
+    htmx = isinstance(request, HTMXRequest) and bool(request.htmx)
+    response = Template(
+        "search/_area.html" if htmx else "search/index.html",
+        status_code=status,
+        context={
+            "values": values or {},
+            "errors": errors or {},
+            "found": found,
+            "gender_labels": GENDER_LABELS,
+            "max_results": service.MAX_RESULTS,
+            "quota_refused": quota_refused,
+        },
+    )
+    response.headers["Vary"] = "HX-Request"  # the fragment and the page differ
+    if quota_refused:
+        response.headers["Retry-After"] = str(quota_refused)
+    return response
+
+
+@get("/search", guards=[signed_in_with_role], opt=SEARCHERS)
+async def search_page(request: Request[Any, Any, Any]) -> Template:
+    return _page(request)
+
+
+@post("/search", guards=[signed_in_with_role], opt=SEARCHERS)
+async def search(request: Request[Any, Any, Any], state: State, data: FormData) -> Template:
+    user: PractitionerView = request.scope["user"]
+    now = state.clock()
+    criteria, errors, values = service.criteria_from_form(data, now.date())
+    if criteria is None:
+        return _page(request, status=400, values=values, errors=errors)
+    actor = Actor.of(user)
+    try:
+        await consume(Quota("search", state.settings.searches_per_hour, hourly=True), actor, now)
+    except QuotaExceededError as exc:
+        return _page(request, status=429, values=values, quota_refused=exc.retry_after)
+    found = await service.search(state.keyring, criteria, actor, now)
+    return _page(request, values=values, found=found)
+
+
+ROUTES = [search_page, search]
