@@ -1,0 +1,90 @@
+"""A practitioner finds a child in a real browser: with htmx (the results swap in place) and
+with JavaScript off (the same form posts and the whole page comes back); every page accessible."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import CDPSession, Page, expect
+
+from app.crypto.keyring import Keyring
+from tests.browser.conftest import SIGNPOST
+from tests.browser.tab import Tab, add_authenticator, assert_accessible
+
+pytestmark = pytest.mark.browser
+EMAIL = "searching.practitioner@riverside.example.org"
+
+
+def a_seeded_child(live_env: dict[str, str]) -> tuple[str, str, date]:
+    """Seed the live service and read one unshielded child's names and birth date back."""
+    seeded = subprocess.run(
+        [SIGNPOST, "seed", "--children", "40", "--seed", "7", "--no-progress"],
+        env=live_env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr
+    data = Path(live_env["SIGNPOST_DATA_DIR"])
+    keyring = Keyring(data / "keys")
+    with sqlite3.connect(data / "signpost.sqlite3") as database:
+        child_id, given, family, born = database.execute(
+            "SELECT id, given_name, family_name, date_of_birth FROM child WHERE shielded = 0 LIMIT 1"
+        ).fetchone()
+    return (
+        keyring.decrypt("child.given_name", child_id, given),
+        keyring.decrypt("child.family_name", child_id, family),
+        date.fromisoformat(keyring.decrypt("child.date_of_birth", child_id, born)),
+    )
+
+
+def fill_search(page: Page, given: str, family: str, born: date) -> None:
+    page.get_by_label("Family name").fill(family)
+    page.get_by_label("Day").fill(str(born.day))
+    page.get_by_label("Month").fill(str(born.month))
+    page.get_by_label("Year").fill(str(born.year))
+    page.get_by_label("Given name").fill(given)
+    page.get_by_role("button", name="Search").click()
+
+
+def test_a_practitioner_finds_a_child_with_and_without_javascript(
+    tab: Tab, cdp: CDPSession, live_server: str, live_env: dict[str, str]
+) -> None:
+    given, family, born = a_seeded_child(live_env)
+    created = subprocess.run(
+        [SIGNPOST, "users", "create", "--name", "Sam Practitioner", "--email", EMAIL,
+         "--role", "practitioner", "--org", "Riverside Primary School", "--authority", "Northshire Council"],
+        env=live_env, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    page = tab.page
+    add_authenticator(cdp)
+    page.goto("/enrol")
+    page.get_by_label("Work email address").fill(EMAIL)
+    page.get_by_label("Enrolment code").fill(created.stdout.strip().splitlines()[-1])
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Register security key").click()
+    expect(page).to_have_url(re.compile("/enrol/backup$"))
+
+    page.get_by_role("link", name="Find a child").first.click()
+    expect(page.get_by_role("heading", name="Find a child")).to_be_visible()
+    assert_accessible(tab)
+    page.get_by_role("button", name="Search").click()  # nothing entered: the errors, in place
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the child's family name")
+    assert_accessible(tab)
+    fill_search(page, given, family, born)
+    expect(page.get_by_role("heading", name=re.compile(r"1 child matches|children match"))).to_be_visible()
+    expect(page.get_by_role("cell", name=f"{given} {family}").first).to_be_visible()
+    expect(page).to_have_url(re.compile("/search$"))  # no terms in the address
+    assert_accessible(tab)
+
+    # The same search with JavaScript off: a plain form post and a whole page back.
+    context = page.context.browser.new_context(base_url=live_server, java_script_enabled=False)  # type: ignore[union-attr]
+    context.add_cookies(page.context.cookies())  # type: ignore[arg-type]  # the same shape, typed apart
+    plain = context.new_page()
+    plain.goto("/search")
+    fill_search(plain, given, family, born)
+    expect(plain.get_by_role("cell", name=f"{given} {family}").first).to_be_visible()
+    assert plain.url.endswith("/search")
+    context.close()
