@@ -48,6 +48,32 @@ class ServiceType(StrEnum):
     substance_misuse = "substance_misuse"
 
 
+RELATIONSHIP_LABELS: dict[Relationship, str] = {
+    Relationship.mother: "Mother",
+    Relationship.father: "Father",
+    Relationship.step_parent: "Step-parent",
+    Relationship.grandparent: "Grandparent",
+    Relationship.foster_carer: "Foster carer",
+    Relationship.special_guardian: "Special guardian",
+    Relationship.local_authority: "Local authority",
+    Relationship.other: "Other",
+}
+
+SERVICE_TYPE_LABELS: dict[ServiceType, str] = {
+    ServiceType.education: "Education",
+    ServiceType.health_visiting: "Health visiting",
+    ServiceType.school_nursing: "School nursing",
+    ServiceType.gp: "GP",
+    ServiceType.social_care: "Social care",
+    ServiceType.early_help: "Early help",
+    ServiceType.youth_work: "Youth work",
+    ServiceType.youth_justice: "Youth justice",
+    ServiceType.housing: "Housing",
+    ServiceType.sexual_health: "Sexual health",
+    ServiceType.mental_health: "Mental health",
+    ServiceType.substance_misuse: "Substance misuse",
+}
+
 #: Services that others see only as "a sensitive service is involved".
 SENSITIVE_SERVICES = frozenset(
     {ServiceType.sexual_health, ServiceType.mental_health, ServiceType.substance_misuse}

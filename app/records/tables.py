@@ -11,6 +11,7 @@ app/records/ids.py) so that the row ID can be bound into each ciphertext's assoc
 from __future__ import annotations
 
 from piccolo.columns import (
+    BigInt,
     BigSerial,
     Boolean,
     Bytea,
@@ -107,6 +108,7 @@ class Involvement(Table, tablename="involvement"):
     lead_professional = Boolean(null=False, default=False)
     assessment_undertaken = Boolean(null=False, default=False)
     consent_basis = Varchar(length=20, null=True, default=None)
+    recorded_by = BigInt(null=True, default=None, index=True)  # the Signpost user; none from a feed
     key_version = Integer(null=False)
 
 

@@ -1,0 +1,204 @@
+"""Opening a child's record: who may, why, and what they see.
+
+A practitioner opens a record only after Signpost showed it to them (in a search within the last
+:data:`OPEN_AFTER_SEARCH`) or while they are recorded as involved: changing the number in a
+record's address never opens a record nobody searched for. Each opening states a reason from the
+fixed list, counts against the daily view quota, and is audited with the reason.
+
+What they see is the data dictionary's contact view, nothing more. A sensitive service appears to
+others only as "a sensitive service is involved"; its recorder sees it in full. A shielded record
+shows only name, gender, date of birth and Signpost ID, with the local Signpost team's number, to
+everyone but that authority's Signpost team; each such opening alerts the privacy officer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from app.audit import alerts
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.audit.tables import AuditEntry
+from app.crypto.keyring import Keyring
+from app.database import write_transaction
+from app.records.codes import SENSITIVE_SERVICES, Gender, Relationship, ServiceType
+from app.records.schemas import Address
+from app.records.service import load_child
+from app.records.tables import Child, EducationSetting, GpPractice, Involvement, LocalAuthority
+
+OPEN_AFTER_SEARCH = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class CarerView:
+    name: str
+    relationship: Relationship
+    telephone: str | None
+    address: Address | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """A service involved. ``hidden``: a sensitive service someone else recorded, shown only as
+    "a sensitive service is involved"; every other field is then empty."""
+
+    hidden: bool
+    service_name: str = ""
+    service_type: ServiceType | None = None
+    practitioner_name: str = ""
+    role: str = ""
+    telephone: str = ""
+    email: str = ""
+    start_date: date | None = None
+    lead_professional: bool = False
+    assessment_undertaken: bool = False
+    mine: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    child_id: int
+    signpost_id: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    gender: Gender
+    restricted: bool  # shielded, and the viewer is not the authority's Signpost team
+    team_name: str
+    team_telephone: str
+    team_email: str
+    address: Address | None = None
+    carers: tuple[CarerView, ...] = ()
+    education: tuple[str, str, date | None] | None = None  # name, telephone, start date
+    gp: tuple[str, str] | None = None  # name, telephone
+    services: tuple[ServiceView, ...] = ()
+
+
+async def authority_of(child_id: int) -> int | None:
+    rows = await Child.select(Child.local_authority).where(Child.id == child_id).run()
+    return int(rows[0]["local_authority"]) if rows else None
+
+
+async def may_open(practitioner_id: int, child_id: int, now: datetime) -> bool:
+    """Shown to this practitioner by a search lately, or they are involved with the child."""
+    shown = (
+        await AuditEntry.exists()
+        .where(
+            (AuditEntry.child_id == child_id)
+            & (AuditEntry.actor_id == practitioner_id)
+            & (AuditEntry.action == "record.result_returned")
+            & (AuditEntry.at >= now - OPEN_AFTER_SEARCH)
+        )
+        .run()
+    )
+    if shown:
+        return True
+    return bool(
+        await Involvement.exists()
+        .where(
+            (Involvement.child == child_id)
+            & (Involvement.recorded_by == practitioner_id)
+            & Involvement.end_date.is_null()
+        )
+        .run()
+    )
+
+
+async def open_record(
+    keyring: Keyring, child_id: int, viewer: Actor, reason: str, now: datetime
+) -> RecordView:
+    """Decrypt the record for ``viewer`` and audit the view with ``reason`` (a code from
+    ``REASON_LABELS``), in one transaction with any shielded-access alert."""
+    record = await load_child(keyring, child_id)
+    details = record.details
+    authority = (await LocalAuthority.select().where(LocalAuthority.id == details.local_authority_id).run())[
+        0
+    ]
+    restricted = details.shielded and not (
+        viewer.role == "la_admin" and viewer.authority_id == details.local_authority_id
+    )
+    async with write_transaction(Child._meta.db):
+        seq = await audit.record(
+            "record.view",
+            viewer,
+            at=now,
+            child_id=child_id,
+            child_authority_id=details.local_authority_id,
+            reason=reason,
+            detail={"shielded": True} if details.shielded else None,
+        )
+        if details.shielded and restricted:
+            await alerts.raise_alert(
+                alerts.AlertKind.shielded_access,
+                authority_id=details.local_authority_id,
+                at=now,
+                dedupe_key=f"{viewer.id}:{child_id}:{now.date().isoformat()}",
+                practitioner_id=viewer.id,
+                child_id=child_id,
+                audit_seq=seq,
+            )
+    base = RecordView(
+        child_id=child_id,
+        signpost_id=record.signpost_id,
+        given_name=details.given_name,
+        family_name=details.family_name,
+        date_of_birth=details.date_of_birth,
+        gender=details.gender,
+        restricted=restricted,
+        team_name=authority["name"],
+        team_telephone=authority["team_telephone"],
+        team_email=authority["team_email"],
+    )
+    if restricted:
+        return base
+    recorders = [
+        r["recorded_by"]
+        for r in await Involvement.select(Involvement.recorded_by)
+        .where(Involvement.child == child_id)
+        .order_by(Involvement.id)
+        .run()
+    ]
+    services = []
+    for involvement, recorder in zip(details.involvements, recorders, strict=True):
+        if involvement.end_date is not None:
+            continue
+        mine = recorder is not None and recorder == viewer.id
+        if involvement.service_type in SENSITIVE_SERVICES and not mine:
+            services.append(ServiceView(hidden=True))
+            continue
+        services.append(
+            ServiceView(
+                hidden=False,
+                service_name=involvement.service_name,
+                service_type=involvement.service_type,
+                practitioner_name=involvement.practitioner_name,
+                role=involvement.role,
+                telephone=involvement.telephone,
+                email=involvement.email,
+                start_date=involvement.start_date,
+                lead_professional=involvement.lead_professional,
+                assessment_undertaken=involvement.assessment_undertaken,
+                mine=mine,
+            )
+        )
+    education = None
+    if details.education_setting_id is not None:
+        rows = (
+            await EducationSetting.select().where(EducationSetting.id == details.education_setting_id).run()
+        )
+        if rows:
+            education = (rows[0]["name"], rows[0]["telephone"], details.education_start_date)
+    gp = None
+    if details.gp_practice_id is not None:
+        rows = await GpPractice.select().where(GpPractice.id == details.gp_practice_id).run()
+        if rows:
+            gp = (rows[0]["name"], rows[0]["telephone"])
+    return replace(
+        base,
+        address=details.address,
+        carers=tuple(CarerView(c.name, c.relationship, c.telephone, c.address) for c in details.carers),
+        education=education,
+        gp=gp,
+        services=tuple(services),
+    )

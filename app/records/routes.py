@@ -1,0 +1,93 @@
+"""Opening a record: ``GET /records/{id}`` asks why; ``POST /records/{id}`` with ``reason`` (a
+code from the fixed list) shows the record and audits the view. The number is the record's
+internal row ID, which means nothing outside Signpost; only a record Signpost showed this
+practitioner (or one they are involved with) opens, and anything else answers 404."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, FromPath
+from litestar.response import Template
+
+from app.audit.labels import REASON_LABELS
+from app.audit.service import Actor
+from app.identity.service import PractitionerView, Role
+from app.identity.sessions import signed_in_with_role
+from app.records import access
+from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS
+from app.search.quotas import Quota, QuotaExceededError, consume
+
+FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+READERS = {"roles": (Role.practitioner, Role.la_admin)}
+
+
+def _reason_page(child_id: int, *, error: str | None = None, chosen: str = "") -> Template:
+    return Template(
+        "records/reason.html",
+        status_code=400 if error else 200,
+        context={
+            "child_id": child_id,
+            "reasons": REASON_LABELS,
+            "errors": {"reason": error} if error else {},
+            "chosen": chosen,
+        },
+    )
+
+
+async def _openable(request: Request[Any, Any, Any], state: State, child_id: int) -> PractitionerView:
+    user: PractitionerView = request.scope["user"]
+    if not await access.may_open(user.id, child_id, state.clock()):
+        raise NotFoundException()
+    return user
+
+
+@get("/records/{child_id:int}", guards=[signed_in_with_role], opt=READERS)
+async def reason_page(request: Request[Any, Any, Any], state: State, child_id: FromPath[int]) -> Template:
+    await _openable(request, state, child_id)
+    return _reason_page(child_id)
+
+
+@post("/records/{child_id:int}", guards=[signed_in_with_role], opt=READERS)
+async def open_record(
+    request: Request[Any, Any, Any], state: State, child_id: FromPath[int], data: FormData
+) -> Template:
+    user = await _openable(request, state, child_id)
+    reason = data.get("reason", "")
+    if reason not in REASON_LABELS:
+        return _reason_page(child_id, error="Select why you are opening this record")
+    now = state.clock()
+    actor = Actor.of(user)
+    try:
+        await consume(Quota("view", state.settings.views_per_day, hourly=False), actor, now)
+    except QuotaExceededError as exc:
+        response = Template(
+            "errors/error.html",
+            status_code=429,
+            context={
+                "status_code": 429,
+                "title": "You have opened too many records today",
+                "message": "Signpost limits how many records each person opens in a day, to protect "
+                "children's records. Try again tomorrow, or contact your local Signpost team.",
+            },
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    view = await access.open_record(state.keyring, child_id, actor, reason, now)
+    return Template(
+        "records/record.html",
+        context={
+            "record": view,
+            "reason": REASON_LABELS[reason],
+            "genders": GENDER_LABELS,
+            "relationships": RELATIONSHIP_LABELS,
+            "service_types": SERVICE_TYPE_LABELS,
+        },
+    )
+
+
+ROUTES = [reason_page, open_record]

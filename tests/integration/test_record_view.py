@@ -1,0 +1,169 @@
+"""Opening a child's record through the web app, on SQLite and PostgreSQL: only after a search
+showed it, with a reason from the fixed list, audited; the contact view and nothing more;
+sensitive services hidden from all but their recorder; shielded records minimal (but for the
+authority's Signpost team) with an alert; a daily view quota."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from msgspec.structs import replace
+
+from app.audit.tables import Alert, AuditEntry
+from app.crypto.keyring import Keyring
+from app.identity.service import Role
+from app.records.schemas import ChildRecord
+from app.records.service import create_child
+from app.records.tables import Involvement
+from app.settings import DatabaseUrl, Settings, load_settings
+from tests.conftest import env_for
+from tests.factories import child_details
+from tests.identity_flow import FakeClock, Person, signed_in_as
+from tests.pagecheck import CheckedClient
+
+ORIGIN = "http://testserver.local"
+BORN = {"dob-day": "28", "dob-month": "2", "dob-year": "2014"}
+
+
+def settings_for(data_dir: Path, db_url: DatabaseUrl, **extra: str) -> Settings:
+    database = {"SIGNPOST_DATABASE_URL": db_url.dsn} if db_url.dsn else {}
+    return load_settings(env_for(data_dir, SIGNPOST_DEV_ALLOW_NONE_ATTESTATION="1", **database, **extra))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def web(
+    app_factory: Any, data_dir: Path, db_url: DatabaseUrl, clock: FakeClock
+) -> AsyncIterator[CheckedClient]:
+    app = app_factory(settings=settings_for(data_dir, db_url, SIGNPOST_QUOTA_VIEWS_PER_DAY="4"), clock=clock)
+    async with CheckedClient(app=app, base_url=ORIGIN) as client:
+        yield client
+
+
+@pytest.fixture
+async def ada(web: CheckedClient, keyring: Keyring, clock: FakeClock) -> Person:
+    person, _ = await signed_in_as(
+        web, keyring, clock.now, ORIGIN, Role.practitioner, "ada@riverside.example.org"
+    )
+    return person
+
+
+def token(web: CheckedClient) -> dict[str, str]:
+    return {"_csrf_token": web.cookies["csrftoken"]}
+
+
+async def search_for(web: CheckedClient, family: str = "O'Brien-Smith") -> None:
+    found = await web.post("/search", data={**token(web), "family_name": family, "given_name": "Zoe", **BORN})
+    assert "1 child matches" in found.text
+
+
+async def open_with(web: CheckedClient, child: ChildRecord, reason: str = "safeguarding_concern") -> Any:
+    return await web.post(f"/records/{child.id}", data={**token(web), "reason": reason})
+
+
+async def test_a_record_opens_only_after_a_search_showed_it(
+    web: CheckedClient, ada: Person, keyring: Keyring
+) -> None:
+    child = await create_child(keyring, child_details(ada.authority_id))
+    assert (await web.get(f"/records/{child.id}")).status_code == 404
+    assert (await open_with(web, child)).status_code == 404  # a guessed number opens nothing
+    assert (await web.get(f"/records/{child.id + 1}")).status_code == 404
+    await search_for(web)
+    asked = await web.get(f"/records/{child.id}")
+    assert asked.status_code == 200
+    assert "Why are you opening this record?" in asked.text
+    assert "O&#39;Brien" not in asked.text  # nothing about the child before a reason
+    assert await AuditEntry.count().where(AuditEntry.action == "record.view").run() == 0
+
+
+async def test_a_reason_is_required_and_audited_with_the_view(
+    web: CheckedClient, ada: Person, keyring: Keyring
+) -> None:
+    child = await create_child(keyring, child_details(ada.authority_id))
+    await search_for(web)
+    for bad in ("", "because I can"):
+        refused = await open_with(web, child, bad)
+        assert refused.status_code == 400
+        assert "Select why you are opening this record" in refused.text
+    opened = await open_with(web, child, "new_to_caseload")
+    assert opened.status_code == 200
+    assert opened.headers["cache-control"] == "no-store"
+    for shown in (
+        "Zoë O&#39;Brien-Smith",
+        "17 Quillfeather Lane",
+        "Maeve Quillfeather",
+        "07700 900 417",
+        "Mother",
+    ):
+        assert shown in opened.text
+    views = await AuditEntry.select().where(AuditEntry.action == "record.view").run()
+    assert [(v["actor_id"], v["child_id"], v["reason"], v["child_authority_id"]) for v in views] == [
+        (ada.id, child.id, "new_to_caseload", ada.authority_id)
+    ]
+
+
+async def test_a_sensitive_service_is_shown_in_full_only_to_its_recorder(
+    web: CheckedClient, ada: Person, keyring: Keyring
+) -> None:
+    child = await create_child(keyring, child_details(ada.authority_id))  # with a mental health service
+    await search_for(web)
+    other = await open_with(web, child)
+    assert "A sensitive service is involved. Contact the local Signpost team on 01632 960 001" in other.text
+    for hidden in ("Young People", "Iolo", "Mental health", "cypmhs"):
+        assert hidden not in other.text
+    await Involvement.update({Involvement.recorded_by: ada.id}).where(Involvement.child == child.id).run()
+    recorder = await open_with(web, child)
+    assert "Young People&#39;s Mental Health Service (you)" in recorder.text
+    assert "Iolo Pemberton-Hart" in recorder.text
+    assert "A sensitive service is involved" not in recorder.text
+
+
+async def test_a_shielded_record_is_minimal_and_alerts_the_privacy_officer(
+    web: CheckedClient, ada: Person, keyring: Keyring, clock: FakeClock
+) -> None:
+    child = await create_child(keyring, replace(child_details(ada.authority_id), shielded=True))
+    await search_for(web)
+    seen = await open_with(web, child)
+    assert seen.status_code == 200
+    assert "This record is shielded" in seen.text
+    assert "01632 960 001" in seen.text  # the local Signpost team's number
+    for hidden in ("Quillfeather", "Yarrow", "NB12", "Maeve", "07700", "Iolo"):
+        assert hidden not in seen.text
+    alerts = await Alert.select().run()
+    assert [(a["kind"], a["practitioner_id"], a["child_id"], a["authority_id"]) for a in alerts] == [
+        ("shielded_access", ada.id, child.id, ada.authority_id)
+    ]
+    view = (await AuditEntry.select().where(AuditEntry.action == "record.view").run())[0]
+    assert view["detail"] == '{"shielded":true}'
+    assert alerts[0]["audit_seq"] == view["seq"]
+
+    # The authority's own Signpost team sees the whole record, and raises no alert.
+    web.cookies.clear()
+    await signed_in_as(web, keyring, clock.now, ORIGIN, Role.la_admin, "team@northshire.example.org")
+    await search_for(web)
+    team = await open_with(web, child)
+    assert "This record is shielded" not in team.text
+    assert "17 Quillfeather Lane" in team.text
+    assert await Alert.count().run() == 1
+
+
+async def test_the_daily_view_quota(
+    web: CheckedClient, ada: Person, keyring: Keyring, clock: FakeClock
+) -> None:
+    child = await create_child(keyring, child_details(ada.authority_id))
+    await search_for(web)
+    for _ in range(4):
+        assert (await open_with(web, child)).status_code == 200
+    refused = await open_with(web, child)
+    assert refused.status_code == 429
+    assert "You have opened too many records today" in refused.text
+    assert "Quillfeather" not in refused.text
+    assert [a["kind"] for a in await Alert.select().run()] == ["quota_breach"]
+    assert await AuditEntry.count().where(AuditEntry.action == "record.view").run() == 4
