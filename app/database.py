@@ -24,12 +24,13 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 import app.piccolo_conf
 from app.audit.tables import AUDIT_TABLES
 from app.identity.tables import IDENTITY_TABLES
+from app.involvement.tables import INVOLVEMENT_TABLES
 from app.piccolo_app import APP_CONFIG, MIGRATIONS_DIR
 from app.records.tables import TABLES
 from app.search.tables import SEARCH_TABLES
 from app.settings import DatabaseUrl
 
-ALL_TABLES = [*TABLES, *IDENTITY_TABLES, *AUDIT_TABLES, *SEARCH_TABLES]
+ALL_TABLES = [*TABLES, *IDENTITY_TABLES, *AUDIT_TABLES, *SEARCH_TABLES, *INVOLVEMENT_TABLES]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 #: Piccolo's engines are generic in their transaction type; Signpost uses either.

@@ -28,6 +28,7 @@ from app.health.routes import healthz, readyz
 from app.home.routes import start_page
 from app.identity.routes import ROUTES as IDENTITY_ROUTES
 from app.identity.sessions import SessionMiddleware
+from app.involvement.routes import ROUTES as INVOLVEMENT_ROUTES
 from app.records.routes import ROUTES as RECORD_ROUTES
 from app.search.routes import ROUTES as SEARCH_ROUTES
 from app.settings import Settings, load_settings
@@ -100,6 +101,7 @@ def create_app(
             *AUDIT_ROUTES,
             *SEARCH_ROUTES,
             *RECORD_ROUTES,
+            *INVOLVEMENT_ROUTES,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],

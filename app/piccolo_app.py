@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig
 
 from app.audit.tables import AUDIT_TABLES
 from app.identity.tables import IDENTITY_TABLES
+from app.involvement.tables import INVOLVEMENT_TABLES
 from app.records.tables import TABLES
 from app.search.tables import SEARCH_TABLES
 
@@ -14,7 +15,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 APP_CONFIG = AppConfig(
     app_name="signpost",
     migrations_folder_path=str(MIGRATIONS_DIR),
-    table_classes=[*TABLES, *IDENTITY_TABLES, *AUDIT_TABLES, *SEARCH_TABLES],
+    table_classes=[*TABLES, *IDENTITY_TABLES, *AUDIT_TABLES, *SEARCH_TABLES, *INVOLVEMENT_TABLES],
     migration_dependencies=[],
     commands=[],
 )

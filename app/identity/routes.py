@@ -32,6 +32,7 @@ from app.identity import ceremonies, keys, service, sessions
 from app.identity.ceremonies import CeremonyRefusedError
 from app.identity.service import ROLE_LABELS, EnrolmentRefusedError, PractitionerView, Role
 from app.identity.sessions import SessionState, signed_in_with_role
+from app.involvement import service as involvement
 from app.records.validation import is_email, is_name, is_org_text
 
 log = logging.getLogger("signpost.auth")
@@ -415,8 +416,10 @@ async def home(request: Request[Any, Any, Any]) -> Template:
     if session is not None and notice:
         await sessions.clear_notice(session)
     user = _user(request)
+    notices = await involvement.unread(user.id) if user.role in (Role.practitioner, Role.la_admin) else []
     return Template(
-        "identity/home.html", context={"user": user, "role_label": ROLE_LABELS[user.role], "notice": notice}
+        "identity/home.html",
+        context={"user": user, "role_label": ROLE_LABELS[user.role], "notice": notice, "notices": notices},
     )
 
 

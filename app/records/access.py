@@ -44,6 +44,7 @@ class ServiceView:
     "a sensitive service is involved"; every other field is then empty."""
 
     hidden: bool
+    involvement_id: int = 0
     service_name: str = ""
     service_type: ServiceType | None = None
     practitioner_name: str = ""
@@ -153,14 +154,14 @@ async def open_record(
     if restricted:
         return base
     recorders = [
-        r["recorded_by"]
-        for r in await Involvement.select(Involvement.recorded_by)
+        (r["id"], r["recorded_by"])
+        for r in await Involvement.select(Involvement.id, Involvement.recorded_by)
         .where(Involvement.child == child_id)
         .order_by(Involvement.id)
         .run()
     ]
     services = []
-    for involvement, recorder in zip(details.involvements, recorders, strict=True):
+    for involvement, (involvement_id, recorder) in zip(details.involvements, recorders, strict=True):
         if involvement.end_date is not None:
             continue
         mine = recorder is not None and recorder == viewer.id
@@ -170,6 +171,7 @@ async def open_record(
         services.append(
             ServiceView(
                 hidden=False,
+                involvement_id=involvement_id,
                 service_name=involvement.service_name,
                 service_type=involvement.service_type,
                 practitioner_name=involvement.practitioner_name,
