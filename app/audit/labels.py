@@ -26,6 +26,8 @@ ACTION_LABELS: dict[str, str] = {
     "quota.exceeded": "Went over a search or view quota",
     "record.result_returned": "Record shown in search results",
     "record.view": "Opened the record",
+    "record.break_glass": "Overrode shielding (break glass)",
+    "practitioner.child_protection_changed": "Child-protection permission changed",
     "involvement.add": "Recorded their involvement",
     "involvement.end": "Ended their involvement",
     "consent.given": "Consent given",

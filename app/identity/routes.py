@@ -587,6 +587,21 @@ async def admin_reissue_code(
     )
 
 
+@post("/admin/users/{practitioner_id:int}/child-protection", guards=[signed_in_with_role], opt=ADMIN_ACTION)
+async def admin_set_child_protection(
+    request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int], data: FormData
+) -> Redirect:
+    """Grant (``child_protection=yes``) or withdraw the child-protection permission, which
+    allows break-glass access to shielded records."""
+    target = await _practitioner_in_my_authority(request, state, practitioner_id)
+    if not target.active or target.role not in (Role.practitioner, Role.la_admin):
+        raise NotFoundException()
+    await service.set_child_protection(
+        target.id, data.get("child_protection") == "yes", _now(state), _actor(request)
+    )
+    return Redirect("/admin/users", status_code=303)
+
+
 @post("/admin/users/{practitioner_id:int}/revoke", guards=[signed_in_with_role], opt=ADMIN_ACTION)
 async def admin_revoke_user(
     request: Request[Any, Any, Any], state: State, practitioner_id: FromPath[int]
@@ -642,6 +657,7 @@ ROUTES = [
     admin_new_user,
     admin_reissue_code,
     admin_revoke_user,
+    admin_set_child_protection,
     admin_user_keys,
     admin_revoke_key,
 ]

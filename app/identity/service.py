@@ -378,6 +378,22 @@ async def revoke_practitioner(practitioner_id: int, now: datetime, actor: Actor)
         )
 
 
+async def set_child_protection(practitioner_id: int, allowed: bool, now: datetime, actor: Actor) -> None:
+    async with write_transaction(Practitioner._meta.db):
+        await (
+            Practitioner.update({Practitioner.child_protection: allowed})
+            .where(Practitioner.id == practitioner_id)
+            .run()
+        )
+        await audit.record(
+            "practitioner.child_protection_changed",
+            actor,
+            at=now,
+            subjects=[f"practitioner:{practitioner_id}"],
+            detail={"allowed": allowed},
+        )
+
+
 async def mark_signed_in(practitioner_id: int, now: datetime) -> None:
     await (
         Practitioner.update({Practitioner.last_login_at: now}).where(Practitioner.id == practitioner_id).run()

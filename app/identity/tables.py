@@ -100,6 +100,16 @@ class AuthThrottle(Table, tablename="auth_throttle"):
     failures = Integer(null=False, default=0)
 
 
+class ShieldOverride(Table, tablename="shield_override"):
+    """A break-glass override of one shielded record, for one session only: it goes when the
+    session ends (sign-out, expiry, or the new session every sign-in makes)."""
+
+    id = BigSerial(primary_key=True)
+    session = ForeignKey(references=Session, null=False, on_delete=OnDelete.cascade, index=True)
+    child_id = BigInt(null=False)
+    granted_at = Timestamptz(null=False)
+
+
 IDENTITY_TABLES: list[type[Table]] = [
     Organisation,
     Practitioner,
@@ -107,4 +117,5 @@ IDENTITY_TABLES: list[type[Table]] = [
     Credential,
     Session,
     AuthThrottle,
+    ShieldOverride,
 ]

@@ -22,6 +22,7 @@ from app.audit.service import Actor
 from app.audit.tables import AuditEntry
 from app.crypto.keyring import Keyring
 from app.database import write_transaction
+from app.identity.tables import ShieldOverride
 from app.records.codes import SENSITIVE_SERVICES, Gender, Relationship, ServiceType
 from app.records.schemas import Address
 from app.records.service import load_child
@@ -106,19 +107,65 @@ async def may_open(practitioner_id: int, child_id: int, now: datetime) -> bool:
     )
 
 
+async def is_shielded(child_id: int) -> bool:
+    rows = await Child.select(Child.shielded).where(Child.id == child_id).run()
+    return bool(rows and rows[0]["shielded"])
+
+
+async def overridden(session_id: int | None, child_id: int) -> bool:
+    """Whether this session broke the glass for this child."""
+    if session_id is None:
+        return False
+    return bool(
+        await ShieldOverride.exists()
+        .where((ShieldOverride.session == session_id) & (ShieldOverride.child_id == child_id))
+        .run()
+    )
+
+
+async def break_glass(session_id: int, child_id: int, viewer: Actor, reason: str, now: datetime) -> None:
+    """Override shielding for this child, for this session only: audited with the reason, and
+    the privacy officer of the child's authority alerted at once, in one transaction."""
+    authority = await authority_of(child_id)
+    if authority is None:
+        raise LookupError(child_id)
+    async with write_transaction(Child._meta.db):
+        await ShieldOverride.insert(
+            ShieldOverride(session=session_id, child_id=child_id, granted_at=now)
+        ).run()
+        seq = await audit.record(
+            "record.break_glass",
+            viewer,
+            at=now,
+            child_id=child_id,
+            child_authority_id=authority,
+            reason=reason,
+            detail={"shielded": True},
+        )
+        await alerts.raise_alert(
+            alerts.AlertKind.break_glass,
+            authority_id=authority,
+            at=now,
+            dedupe_key=f"{session_id}:{child_id}",
+            practitioner_id=viewer.id,
+            child_id=child_id,
+            audit_seq=seq,
+        )
+
+
 async def open_record(
-    keyring: Keyring, child_id: int, viewer: Actor, reason: str, now: datetime
+    keyring: Keyring, child_id: int, viewer: Actor, reason: str, now: datetime, session_id: int | None = None
 ) -> RecordView:
     """Decrypt the record for ``viewer`` and audit the view with ``reason`` (a code from
-    ``REASON_LABELS``), in one transaction with any shielded-access alert."""
+    ``REASON_LABELS``), in one transaction with any shielded-access alert. A shielded record is
+    shown in full to the authority's Signpost team, and in a session that broke the glass."""
     record = await load_child(keyring, child_id)
     details = record.details
-    authority = (await LocalAuthority.select().where(LocalAuthority.id == details.local_authority_id).run())[
-        0
-    ]
-    restricted = details.shielded and not (
-        viewer.role == "la_admin" and viewer.authority_id == details.local_authority_id
-    )
+    rows = await LocalAuthority.select().where(LocalAuthority.id == details.local_authority_id).run()
+    authority = rows[0]
+    team = viewer.role == "la_admin" and viewer.authority_id == details.local_authority_id
+    glass = details.shielded and not team and await overridden(session_id, child_id)
+    restricted = details.shielded and not team and not glass
     async with write_transaction(Child._meta.db):
         seq = await audit.record(
             "record.view",
@@ -127,9 +174,9 @@ async def open_record(
             child_id=child_id,
             child_authority_id=details.local_authority_id,
             reason=reason,
-            detail={"shielded": True} if details.shielded else None,
+            detail={"shielded": True, "break_glass": glass} if details.shielded else None,
         )
-        if details.shielded and restricted:
+        if restricted:
             await alerts.raise_alert(
                 alerts.AlertKind.shielded_access,
                 authority_id=details.local_authority_id,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Body, FromPath
 from litestar.response import Template
 
@@ -77,12 +77,21 @@ async def open_record(
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    view = await access.open_record(state.keyring, child_id, actor, reason, now)
+    session = request.scope.get("auth")
+    view = await access.open_record(
+        state.keyring, child_id, actor, reason, now, session_id=session.id if session else None
+    )
+    return _record_page(user, view, reason)
+
+
+def _record_page(user: PractitionerView, view: access.RecordView, reason: str) -> Template:
     return Template(
         "records/record.html",
         context={
             "record": view,
             "reason": REASON_LABELS[reason],
+            "reason_code": reason,
+            "may_break_glass": view.restricted and user.child_protection,
             "genders": GENDER_LABELS,
             "relationships": RELATIONSHIP_LABELS,
             "service_types": SERVICE_TYPE_LABELS,
@@ -90,4 +99,53 @@ async def open_record(
     )
 
 
-ROUTES = [reason_page, open_record]
+#: Break-glass needs the child-protection permission and a key touch within five minutes.
+BREAK_GLASS = {"roles": (Role.practitioner, Role.la_admin), "step_up": True}
+
+
+async def _may_break_glass(request: Request[Any, Any, Any], state: State, child_id: int) -> PractitionerView:
+    user = await _openable(request, state, child_id)
+    if not user.child_protection:
+        raise PermissionDeniedException()
+    if not await access.is_shielded(child_id):
+        raise NotFoundException()
+    return user
+
+
+def _warning_page(child_id: int, error: str | None = None) -> Template:
+    return Template(
+        "records/break_glass.html",
+        status_code=400 if error else 200,
+        context={
+            "child_id": child_id,
+            "reasons": REASON_LABELS,
+            "errors": {"reason": error} if error else {},
+        },
+    )
+
+
+@get("/records/{child_id:int}/break-glass", guards=[signed_in_with_role], opt=BREAK_GLASS)
+async def break_glass_page(
+    request: Request[Any, Any, Any], state: State, child_id: FromPath[int]
+) -> Template:
+    await _may_break_glass(request, state, child_id)
+    return _warning_page(child_id)
+
+
+@post("/records/{child_id:int}/break-glass", guards=[signed_in_with_role], opt=BREAK_GLASS)
+async def break_glass(
+    request: Request[Any, Any, Any], state: State, child_id: FromPath[int], data: FormData
+) -> Template:
+    user = await _may_break_glass(request, state, child_id)
+    reason = data.get("reason", "")
+    if reason not in REASON_LABELS or data.get("understood") != "yes":
+        return _warning_page(child_id, "Select your reason and confirm you understand the warning")
+    session = request.scope["auth"]
+    now = state.clock()
+    actor = Actor.of(user)
+    await access.break_glass(session.id, child_id, actor, reason, now)
+    view = await access.open_record(state.keyring, child_id, actor, reason, now, session_id=session.id)
+    return _record_page(user, view, reason)
+
+
+ROUTES = [reason_page, open_record, break_glass_page, break_glass]

@@ -15,13 +15,14 @@ from msgspec.structs import replace
 from app.audit.tables import Alert, AuditEntry
 from app.crypto.keyring import Keyring
 from app.identity.service import Role
+from app.identity.tables import ShieldOverride
 from app.records.schemas import ChildRecord
 from app.records.service import create_child
 from app.records.tables import Involvement
 from app.settings import DatabaseUrl, Settings, load_settings
 from tests.conftest import env_for
 from tests.factories import child_details
-from tests.identity_flow import FakeClock, Person, signed_in_as
+from tests.identity_flow import FakeClock, Person, sign_in, signed_in_as
 from tests.pagecheck import CheckedClient
 
 ORIGIN = "http://testserver.local"
@@ -141,7 +142,7 @@ async def test_a_shielded_record_is_minimal_and_alerts_the_privacy_officer(
         ("shielded_access", ada.id, child.id, ada.authority_id)
     ]
     view = (await AuditEntry.select().where(AuditEntry.action == "record.view").run())[0]
-    assert view["detail"] == '{"shielded":true}'
+    assert view["detail"] == '{"break_glass":false,"shielded":true}'
     assert alerts[0]["audit_seq"] == view["seq"]
 
     # The authority's own Signpost team sees the whole record, and raises no alert.
@@ -167,3 +168,66 @@ async def test_the_daily_view_quota(
     assert "Quillfeather" not in refused.text
     assert [a["kind"] for a in await Alert.select().run()] == ["quota_breach"]
     assert await AuditEntry.count().where(AuditEntry.action == "record.view").run() == 4
+
+
+async def test_break_glass_needs_the_permission_a_key_touch_a_reason_and_lasts_one_session(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    ada, ada_key = await signed_in_as(
+        web, keyring, clock.now, ORIGIN, Role.practitioner, "ada@riverside.example.org"
+    )
+    child = await create_child(keyring, replace(child_details(ada.authority_id), shielded=True))
+    await search_for(web)
+    shielded = await open_with(web, child)
+    assert "This record is shielded" in shielded.text
+    assert "Override shielding" not in shielded.text  # no child-protection permission
+    assert (await web.get(f"/records/{child.id}/break-glass")).status_code == 403
+
+    web.cookies.clear()
+    await signed_in_as(web, keyring, clock.now, ORIGIN, Role.la_admin, "team@northshire.example.org")
+    granted = await web.post(
+        f"/admin/users/{ada.id}/child-protection", data={**token(web), "child_protection": "yes"}
+    )
+    assert granted.status_code == 200
+    assert "Withdraw child protection" in granted.text
+
+    web.cookies.clear()
+    assert (await sign_in(web, ada_key, ORIGIN, email=ada.email)).status_code == 200
+    await search_for(web)
+    assert "Override shielding (child protection only)" in (await open_with(web, child)).text
+    clock.advance(minutes=6)  # the key touch of sign-in is now too old
+    stale = await web.get(f"/records/{child.id}/break-glass", follow_redirects=False)
+    assert (stale.status_code, stale.headers["location"]) == (303, "/step-up")
+    assert (await sign_in(web, ada_key, ORIGIN)).status_code == 200  # a step-up touch
+    warning = await web.get(f"/records/{child.id}/break-glass")
+    assert "may be at risk of harm if they are found" in warning.text
+    unconfirmed = await web.post(
+        f"/records/{child.id}/break-glass", data={**token(web), "reason": "safeguarding_concern"}
+    )
+    assert unconfirmed.status_code == 400
+    assert await ShieldOverride.count().run() == 0
+    broken = await web.post(
+        f"/records/{child.id}/break-glass",
+        data={**token(web), "reason": "safeguarding_concern", "understood": "yes"},
+    )
+    assert broken.status_code == 200
+    assert "17 Quillfeather Lane" in broken.text
+    glass = (await AuditEntry.select().where(AuditEntry.action == "record.break_glass").run())[0]
+    assert (glass["actor_id"], glass["child_id"], glass["reason"]) == (
+        ada.id,
+        child.id,
+        "safeguarding_concern",
+    )
+    alerts = await Alert.select().where(Alert.kind == "break_glass").run()
+    assert [(a["practitioner_id"], a["child_id"], a["audit_seq"]) for a in alerts] == [
+        (ada.id, child.id, glass["seq"])
+    ]
+    views = await AuditEntry.select().where(AuditEntry.action == "record.view").order_by(AuditEntry.seq).run()
+    assert views[-1]["detail"] == '{"break_glass":true,"shielded":true}'
+    assert "17 Quillfeather Lane" in (await open_with(web, child)).text  # for the rest of this session
+
+    await web.post("/logout", data=token(web))
+    assert await ShieldOverride.count().run() == 0  # gone with the session
+    assert (await sign_in(web, ada_key, ORIGIN, email=ada.email)).status_code == 200
+    await search_for(web)
+    assert "This record is shielded" in (await open_with(web, child)).text  # a new session, shielded again
