@@ -99,7 +99,7 @@ async def add(
 ) -> int:
     """Record the involvement; tell everyone else currently involved. Returns its ID."""
     involvement_id = row_ids.next()
-    row = {**involvement_row(keyring, involvement_id, child_id, details), "recorded_by": actor.id}
+    row = involvement_row(keyring, involvement_id, child_id, details, recorded_by=actor.id)
     async with write_transaction(Involvement._meta.db):
         others = {
             r["recorded_by"]

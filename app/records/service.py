@@ -112,7 +112,10 @@ def carer_row(keyring: Keyring, row_id: int, child_id: int, carer: CarerDetails)
     }
 
 
-def involvement_row(keyring: Keyring, row_id: int, child_id: int, inv: InvolvementDetails) -> dict[str, Any]:
+def involvement_row(
+    keyring: Keyring, row_id: int, child_id: int, inv: InvolvementDetails, recorded_by: int | None = None
+) -> dict[str, Any]:
+    """The row for an involvement; ``recorded_by`` is the Signpost user, or None from a feed."""
     version = keyring.active_version
     return {
         "id": row_id,
@@ -130,6 +133,7 @@ def involvement_row(keyring: Keyring, row_id: int, child_id: int, inv: Involveme
         "lead_professional": inv.lead_professional,
         "assessment_undertaken": inv.assessment_undertaken,
         "consent_basis": None if inv.consent_basis is None else inv.consent_basis.value,
+        "recorded_by": recorded_by,
         "key_version": version,
     }
 

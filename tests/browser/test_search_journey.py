@@ -1,5 +1,6 @@
-"""A practitioner finds a child in a real browser: with htmx (the results swap in place) and
-with JavaScript off (the same form posts and the whole page comes back); every page accessible."""
+"""A practitioner finds a child in a real browser, opens the record with a reason and records
+their involvement: with htmx (the results swap in place) and with JavaScript off (the same forms
+post and whole pages come back); every page accessible."""
 
 from __future__ import annotations
 
@@ -79,6 +80,34 @@ def test_a_practitioner_finds_a_child_with_and_without_javascript(
     expect(page).to_have_url(re.compile("/search$"))  # no terms in the address
     assert_accessible(tab)
 
+    # Open the record with a reason, then record involvement.
+    page.get_by_role("link", name=re.compile(f"Open record of {given} {family}")).first.click()
+    expect(page.get_by_role("group", name="Why are you opening this record?")).to_be_visible()
+    assert_accessible(tab)
+    page.get_by_role("button", name="Open record").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Select why you are opening this record")
+    assert_accessible(tab)
+    page.get_by_label("New to my caseload").check()
+    page.get_by_role("button", name="Open record").click()
+    expect(page.get_by_role("heading", name=f"{given} {family}", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Parents and carers")).to_be_visible()
+    assert_accessible(tab)
+    page.get_by_role("link", name="Record your involvement").click()
+    assert_accessible(tab)
+    page.get_by_role("button", name="Record involvement").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the service")
+    assert_accessible(tab)
+    page.get_by_label("Service", exact=True).fill("Riverside Primary School")
+    page.get_by_label("Type of service").select_option("education")
+    page.get_by_label("Your role").fill("Class teacher")
+    page.get_by_label("Contact telephone").fill("01632 960 123")
+    page.get_by_label("Day").fill("1")
+    page.get_by_label("Month").fill("9")
+    page.get_by_label("Year").fill("2026")
+    page.get_by_role("button", name="Record involvement").click()
+    expect(page.get_by_role("heading", name="Involvement recorded")).to_be_visible()
+    assert_accessible(tab)
+
     # The same search with JavaScript off: a plain form post and a whole page back.
     context = page.context.browser.new_context(base_url=live_server, java_script_enabled=False)  # type: ignore[union-attr]
     context.add_cookies(page.context.cookies())  # type: ignore[arg-type]  # the same shape, typed apart
@@ -87,4 +116,9 @@ def test_a_practitioner_finds_a_child_with_and_without_javascript(
     fill_search(plain, given, family, born)
     expect(plain.get_by_role("cell", name=f"{given} {family}").first).to_be_visible()
     assert plain.url.endswith("/search")
+    plain.get_by_role("link", name=re.compile(f"Open record of {given} {family}")).first.click()
+    plain.get_by_label("Arranging a service").check()
+    plain.get_by_role("button", name="Open record").click()
+    expect(plain.get_by_role("heading", name="Services involved")).to_be_visible()
+    expect(plain.get_by_text("Class teacher")).to_be_visible()  # the involvement just recorded
     context.close()
