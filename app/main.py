@@ -32,7 +32,7 @@ from app.involvement.routes import ROUTES as INVOLVEMENT_ROUTES
 from app.records.routes import ROUTES as RECORD_ROUTES
 from app.search.routes import ROUTES as SEARCH_ROUTES
 from app.settings import Settings, load_settings
-from app.web.errors import EXCEPTION_HANDLERS
+from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.headers import csp_nonce, make_security_headers_hook
 from app.web.templating import make_template_config
 
@@ -133,6 +133,7 @@ def create_app(
         ),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts)),
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=reject_impossible_ids,
         before_send=[make_security_headers_hook(production=settings.production)],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,

@@ -35,7 +35,7 @@ class AlertKind(StrEnum):
 ALERT_LABELS: dict[AlertKind, str] = {
     AlertKind.break_glass: "Break-glass access to a record",
     AlertKind.counter_regression: "Security key may have been copied (counter went backwards); key disabled",
-    AlertKind.quota_breach: "Search quota exceeded",
+    AlertKind.quota_breach: "Search or record-view quota exceeded",
     AlertKind.volume_spike: "Far more records seen than this practitioner's normal",
     AlertKind.shielded_access: "Access to a shielded record",
     AlertKind.search_pattern: "Many searches that matched nothing or too many records",

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
@@ -596,9 +596,10 @@ async def admin_set_child_protection(
     target = await _practitioner_in_my_authority(request, state, practitioner_id)
     if not target.active or target.role not in (Role.practitioner, Role.la_admin):
         raise NotFoundException()
-    await service.set_child_protection(
-        target.id, data.get("child_protection") == "yes", _now(state), _actor(request)
-    )
+    if target.id == _user(request).id:  # nobody grants themselves break-glass
+        raise PermissionDeniedException()
+    allowed = data.get("child_protection") == "yes"
+    await service.set_child_protection(target.id, allowed, _now(state), _actor(request))
     return Redirect("/admin/users", status_code=303)
 
 

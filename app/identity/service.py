@@ -23,7 +23,14 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.crypto.keyring import Keyring
 from app.database import write_transaction
-from app.identity.tables import Credential, EnrolmentCode, Organisation, Practitioner, Session
+from app.identity.tables import (
+    Credential,
+    EnrolmentCode,
+    Organisation,
+    Practitioner,
+    Session,
+    ShieldOverride,
+)
 from app.records.ids import ALPHABET, row_ids
 from app.records.tables import LocalAuthority
 
@@ -385,6 +392,9 @@ async def set_child_protection(practitioner_id: int, allowed: bool, now: datetim
             .where(Practitioner.id == practitioner_id)
             .run()
         )
+        if not allowed:  # overrides already granted end with the permission
+            sessions = Session.select(Session.id).where(Session.practitioner == practitioner_id)
+            await ShieldOverride.delete().where(ShieldOverride.session.is_in(sessions)).run()
         await audit.record(
             "practitioner.child_protection_changed",
             actor,

@@ -126,7 +126,8 @@ async def add(
             child_id=child_id,
             child_authority_id=child_authority_id,
             subjects=[f"involvement:{involvement_id}"],
-            detail={"service_type": details.service_type.value, "notified": len(others)},
+            # Not the service type: the trail outlives the record, and must not keep health details.
+            detail={"sensitive": details.service_type in SENSITIVE_SERVICES, "notified": len(others)},
         )
     return involvement_id
 

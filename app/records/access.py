@@ -208,11 +208,12 @@ async def open_record(
         .run()
     ]
     services = []
-    for involvement, (involvement_id, recorder) in zip(details.involvements, recorders, strict=True):
+    # Both lists are in ID order; one added in between has a larger ID, so it can only be extra.
+    for involvement, (involvement_id, recorder) in zip(details.involvements, recorders, strict=False):
         if involvement.end_date is not None:
             continue
         mine = recorder is not None and recorder == viewer.id
-        if involvement.service_type in SENSITIVE_SERVICES and not mine:
+        if involvement.service_type in SENSITIVE_SERVICES and not (mine or team):  # the team brokers
             services.append(ServiceView(hidden=True))
             continue
         services.append(

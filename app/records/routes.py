@@ -41,8 +41,9 @@ def _reason_page(child_id: int, *, error: str | None = None, chosen: str = "") -
 
 async def _openable(request: Request[Any, Any, Any], state: State, child_id: int) -> PractitionerView:
     user: PractitionerView = request.scope["user"]
-    if not await access.may_open(user.id, child_id, state.clock()):
-        raise NotFoundException()
+    known = await access.authority_of(child_id) is not None
+    if not known or not await access.may_open(user.id, child_id, state.clock()):
+        raise NotFoundException()  # never shown to them, or deleted since
     return user
 
 
@@ -65,23 +66,27 @@ async def open_record(
     try:
         await consume(Quota("view", state.settings.views_per_day, hourly=False), actor, now)
     except QuotaExceededError as exc:
-        response = Template(
-            "errors/error.html",
-            status_code=429,
-            context={
-                "status_code": 429,
-                "title": "You have opened too many records today",
-                "message": "Signpost limits how many records each person opens in a day, to protect "
-                "children's records. Try again tomorrow, or contact your local Signpost team.",
-            },
-        )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _quota_page(exc)
     session = request.scope.get("auth")
     view = await access.open_record(
         state.keyring, child_id, actor, reason, now, session_id=session.id if session else None
     )
     return _record_page(user, view, reason)
+
+
+def _quota_page(exc: QuotaExceededError) -> Template:
+    response = Template(
+        "errors/error.html",
+        status_code=429,
+        context={
+            "status_code": 429,
+            "title": "You have opened too many records today",
+            "message": "Signpost limits how many records each person opens in a day, to protect "
+            "children's records. Try again tomorrow, or contact your local Signpost team.",
+        },
+    )
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _record_page(user: PractitionerView, view: access.RecordView, reason: str) -> Template:
@@ -143,6 +148,10 @@ async def break_glass(
     session = request.scope["auth"]
     now = state.clock()
     actor = Actor.of(user)
+    try:
+        await consume(Quota("view", state.settings.views_per_day, hourly=False), actor, now)
+    except QuotaExceededError as exc:
+        return _quota_page(exc)
     await access.break_glass(session.id, child_id, actor, reason, now)
     view = await access.open_record(state.keyring, child_id, actor, reason, now, session_id=session.id)
     return _record_page(user, view, reason)

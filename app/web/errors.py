@@ -99,6 +99,18 @@ def audit_unavailable_handler(request: Request[Any, Any, Any], exc: AuditUnavail
     )
 
 
+#: Row IDs are positive 64-bit integers (app/records/ids.py).
+MAX_ROW_ID = 2**63 - 1
+
+
+async def reject_impossible_ids(request: Request[Any, Any, Any]) -> None:
+    """A ``before_request`` hook: a number in the address that no row ID can be (zero, or too
+    large for the database) is a thing that does not exist, so 404 before any query runs."""
+    for value in request.path_params.values():
+        if isinstance(value, int) and not 0 < value <= MAX_ROW_ID:
+            raise NotFoundException()
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: http_exception_handler,
     NotFoundException: http_exception_handler,

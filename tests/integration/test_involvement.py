@@ -164,4 +164,4 @@ async def test_the_others_involved_are_told_and_only_the_recorder_ends_it(
         ("involvement.add", bo.id, child.id),
         ("involvement.end", ada.id, child.id),
     ]
-    assert audited[1]["detail"] == '{"notified":1,"service_type":"health_visiting"}'
+    assert audited[1]["detail"] == '{"notified":1,"sensitive":false}'

@@ -15,14 +15,14 @@ from msgspec.structs import replace
 from app.audit.tables import Alert, AuditEntry
 from app.crypto.keyring import Keyring
 from app.identity.service import Role
-from app.identity.tables import ShieldOverride
+from app.identity.tables import Session, ShieldOverride
 from app.records.schemas import ChildRecord
 from app.records.service import create_child
 from app.records.tables import Involvement
 from app.settings import DatabaseUrl, Settings, load_settings
 from tests.conftest import env_for
 from tests.factories import child_details
-from tests.identity_flow import FakeClock, Person, sign_in, signed_in_as
+from tests.identity_flow import FakeClock, Person, make_person, sign_in, signed_in_as
 from tests.pagecheck import CheckedClient
 
 ORIGIN = "http://testserver.local"
@@ -43,7 +43,7 @@ def clock() -> FakeClock:
 async def web(
     app_factory: Any, data_dir: Path, db_url: DatabaseUrl, clock: FakeClock
 ) -> AsyncIterator[CheckedClient]:
-    app = app_factory(settings=settings_for(data_dir, db_url, SIGNPOST_QUOTA_VIEWS_PER_DAY="4"), clock=clock)
+    app = app_factory(settings=settings_for(data_dir, db_url, SIGNPOST_QUOTA_VIEWS_PER_DAY="6"), clock=clock)
     async with CheckedClient(app=app, base_url=ORIGIN) as client:
         yield client
 
@@ -160,14 +160,14 @@ async def test_the_daily_view_quota(
 ) -> None:
     child = await create_child(keyring, child_details(ada.authority_id))
     await search_for(web)
-    for _ in range(4):
+    for _ in range(6):
         assert (await open_with(web, child)).status_code == 200
     refused = await open_with(web, child)
     assert refused.status_code == 429
     assert "You have opened too many records today" in refused.text
     assert "Quillfeather" not in refused.text
     assert [a["kind"] for a in await Alert.select().run()] == ["quota_breach"]
-    assert await AuditEntry.count().where(AuditEntry.action == "record.view").run() == 4
+    assert await AuditEntry.count().where(AuditEntry.action == "record.view").run() == 6
 
 
 async def test_break_glass_needs_the_permission_a_key_touch_a_reason_and_lasts_one_session(
@@ -231,3 +231,79 @@ async def test_break_glass_needs_the_permission_a_key_touch_a_reason_and_lasts_o
     assert (await sign_in(web, ada_key, ORIGIN, email=ada.email)).status_code == 200
     await search_for(web)
     assert "This record is shielded" in (await open_with(web, child)).text  # a new session, shielded again
+
+
+async def test_numbers_too_large_for_any_row_are_not_found(web: CheckedClient, ada: Person) -> None:
+    huge = 10**30
+    for url in (f"/records/{huge}", f"/records/{huge}/involvement", f"/records/{huge}/break-glass"):
+        assert (await web.get(url)).status_code == 404
+    assert (await web.post(f"/notifications/{huge}/read", data=token(web))).status_code == 404
+    assert (
+        await web.post(f"/records/{huge}", data={**token(web), "reason": "assessment"})
+    ).status_code == 404
+
+
+async def test_the_authoritys_team_sees_a_sensitive_service_to_broker_contact(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    team, _ = await signed_in_as(
+        web, keyring, clock.now, ORIGIN, Role.la_admin, "team@northshire.example.org"
+    )
+    child = await create_child(keyring, child_details(team.authority_id))
+    await search_for(web)
+    opened = await open_with(web, child)
+    assert "Iolo Pemberton-Hart" in opened.text
+    assert "A sensitive service is involved" not in opened.text
+
+
+async def test_nobody_grants_themselves_break_glass_and_withdrawing_ends_overrides(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    team, _ = await signed_in_as(
+        web, keyring, clock.now, ORIGIN, Role.la_admin, "team@northshire.example.org"
+    )
+    refused = await web.post(
+        f"/admin/users/{team.id}/child-protection", data={**token(web), "child_protection": "yes"}
+    )
+    assert refused.status_code == 403
+    ada = await make_person(keyring, clock.now, email="ada@riverside.example.org")
+    session = (
+        await Session.insert(
+            Session(
+                token_hash="0" * 64,
+                practitioner=ada.id,
+                purpose="signed_in",
+                created_at=clock.now,
+                last_seen_at=clock.now,
+            )
+        )
+        .returning(Session.id)
+        .run()
+    )
+    await ShieldOverride.insert(
+        ShieldOverride(session=session[0]["id"], child_id=1, granted_at=clock.now)
+    ).run()
+    granted = await web.post(
+        f"/admin/users/{ada.id}/child-protection", data={**token(web), "child_protection": "yes"}
+    )
+    assert granted.status_code == 200
+    assert await ShieldOverride.count().run() == 1
+    await web.post(f"/admin/users/{ada.id}/child-protection", data={**token(web), "child_protection": "no"})
+    assert await ShieldOverride.count().run() == 0
+
+
+async def test_an_over_long_date_part_is_an_error_not_cut_short(web: CheckedClient, ada: Person) -> None:
+    answer = await web.post(
+        "/search",
+        data={
+            **token(web),
+            "family_name": "Smith",
+            "given_name": "Zoe",
+            "dob-day": "28",
+            "dob-month": "2",
+            "dob-year": "20145",
+        },
+    )
+    assert answer.status_code == 400
+    assert "year must include 4 numbers" in answer.text
+    assert 'value="20145"' in answer.text
