@@ -1,0 +1,274 @@
+"""Search benchmark: the real server under a realistic load of searches and record views.
+
+It seeds (or reuses) a database, starts ``signpost serve`` with production settings and one
+worker per core, enrols practitioners with the software authenticator (attested keys, as
+production demands), then drives an open-loop mix on loopback for ``--seconds``: searches by
+family name + date of birth + postcode of real seeded children, and record views with a reason
+(from the results of earlier searches). Before the mix it measures the same server's trivial
+``/healthz`` throughput. Quotas are raised for the run (the load is many times one person's)::
+
+    .venv/bin/python benchmarks/search_benchmark.py --children 10000 --data-dir /tmp/search-10k --rate 200
+    .venv/bin/python benchmarks/search_benchmark.py --children 12000000 --data-dir /tmp/bench12m --rate 200
+
+A data directory that already holds a seeded database (and ``keys/``) is reused. It prints one
+Markdown table row for benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from app.crypto.keyring import Keyring
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the software authenticator lives in tests/
+from tests.softkey import TEST_AAGUID, AttestationCA, SoftKey
+
+SIGNPOST = str(Path(sys.executable).parent / "signpost")
+REASONS = ("safeguarding_concern", "new_to_caseload", "arranging_service", "contacting_professionals")
+
+
+def keys_dir(data_dir: Path) -> Path:
+    """Beside the data directory, not in it: production refuses keys next to the database."""
+    return data_dir.parent / f"{data_dir.name}-keys"
+
+
+def environment(data_dir: Path, port: int, roots: Path, production: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
+    env |= {
+        "SIGNPOST_DATA_DIR": str(data_dir),
+        "SIGNPOST_KEYS_DIR": str(keys_dir(data_dir)),
+        "SIGNPOST_ORIGIN": f"http://localhost:{port}",
+        "SIGNPOST_QUOTA_SEARCHES_PER_HOUR": "100000",
+        "SIGNPOST_QUOTA_VIEWS_PER_DAY": "1000000",
+        "SIGNPOST_LOG_LEVEL": "WARNING",
+    }
+    if production:
+        env |= {
+            "SIGNPOST_ENV": "production",
+            "SIGNPOST_SECRET_KEY": "b" * 48,
+            "SIGNPOST_WEBAUTHN_ALLOWED_AAGUIDS": TEST_AAGUID,
+            "SIGNPOST_WEBAUTHN_ATTESTATION_ROOTS": str(roots),
+        }
+    return env
+
+
+def run(*args: str, env: dict[str, str]) -> str:
+    result = subprocess.run([SIGNPOST, *args], env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"signpost {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def sample_children(data_dir: Path, count: int) -> list[tuple[str, date, str]]:
+    """Family name, date of birth and postcode of random unshielded children with an address."""
+    keyring = Keyring(keys_dir(data_dir))
+    with sqlite3.connect(data_dir / "signpost.sqlite3") as database:
+        top = database.execute("SELECT max(rowid) FROM child").fetchone()[0]
+        picked: list[tuple[str, date, str]] = []
+        rng = random.Random(7)
+        while len(picked) < count:
+            row = database.execute(
+                "SELECT id, family_name, date_of_birth, address FROM child "
+                "WHERE rowid >= ? AND shielded = 0 AND address IS NOT NULL LIMIT 1",
+                (rng.randint(1, top),),
+            ).fetchone()
+            if row is None:
+                continue
+            child_id, family, born, address = row
+            postcode = json.loads(keyring.decrypt("child.address", child_id, address))["postcode"]
+            picked.append(
+                (
+                    keyring.decrypt("child.family_name", child_id, family),
+                    date.fromisoformat(keyring.decrypt("child.date_of_birth", child_id, born)),
+                    postcode,
+                )
+            )
+    return picked
+
+
+async def enrol(base: str, email: str, code: str, ca: AttestationCA) -> httpx.AsyncClient:
+    client = httpx.AsyncClient(base_url=base, timeout=30)
+    await client.get("/")
+    token = client.cookies["csrftoken"]
+    started = await client.post("/enrol", data={"email": email, "code": code, "_csrf_token": token})
+    if started.status_code >= 400:
+        raise SystemExit(f"enrolment refused: {started.status_code}")
+    key = SoftKey(ca=ca)
+    headers = {"x-csrftoken": token}
+    options = (await client.post("/auth/register/options", json={}, headers=headers)).json()
+    verified = await client.post(
+        "/auth/register/verify", json=key.create(options, origin=base), headers=headers
+    )
+    if verified.status_code != 200:
+        raise SystemExit(f"key registration refused: {verified.text}")
+    return client
+
+
+async def healthz_rate(base: str, seconds: float = 5.0, concurrency: int = 16) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+
+        async def loop() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await client.get("/healthz")
+                done += 1
+
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return done / seconds
+
+
+async def drive(
+    base: str,
+    clients: list[httpx.AsyncClient],
+    children: list[tuple[str, date, str]],
+    rate: float,
+    seconds: float,
+) -> dict[str, list[float]]:
+    """Open loop: a request every 1/rate seconds whatever the answers; 70 % searches, 30 % views."""
+    latencies: dict[str, list[float]] = {"search": [], "view": [], "errors": []}
+    opened: list[tuple[httpx.AsyncClient, int]] = []
+    rng = random.Random(11)
+
+    async def one(n: int) -> None:
+        client = clients[n % len(clients)]
+        token = client.cookies["csrftoken"]
+        started = time.perf_counter()
+        if opened and rng.random() < 0.3:
+            owner, child_id = rng.choice(opened)
+            answer = await owner.post(
+                f"/records/{child_id}",
+                data={"_csrf_token": owner.cookies["csrftoken"], "reason": rng.choice(REASONS)},
+            )
+            kind = "view"
+        else:
+            family, born, postcode = rng.choice(children)
+            answer = await client.post(
+                "/search",
+                data={"_csrf_token": token, "family_name": family, "dob-day": str(born.day),
+                      "dob-month": str(born.month), "dob-year": str(born.year), "postcode": postcode},
+                headers={"HX-Request": "true"},
+            )  # fmt: skip
+            kind = "search"
+            if answer.status_code == 200:
+                for found in re.findall(r'href="/records/(\d+)"', answer.text)[:1]:
+                    opened.append((client, int(found)))
+        elapsed = time.perf_counter() - started
+        latencies[kind if answer.status_code == 200 else "errors"].append(elapsed)
+
+    tasks = []
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < seconds:
+        tasks.append(asyncio.create_task(one(n)))
+        n += 1
+        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    data: Path = args.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    ca = AttestationCA()
+    roots = data / "attestation-roots.pem"
+    roots.write_bytes(ca.pem)
+    dev = environment(data, args.port, roots, production=False)
+    prod = environment(data, args.port, roots, production=True)
+    run("migrate", env=dev)
+    run(
+        "seed",
+        "--children",
+        str(args.children),
+        "--authorities",
+        "150",
+        "--if-empty",
+        "--no-progress",
+        env=dev,
+    )
+    if not (keys_dir(data) / "audit-signing.key").exists():
+        run("keys", "init", env=prod)
+    children = sample_children(data, 500)
+    codes = []
+    for n in range(args.users):
+        email = f"bench{n}.{time.time_ns()}@bench.example.org"
+        who = [
+            "--name",
+            "Bench Practitioner",
+            "--email",
+            email,
+            "--role",
+            "practitioner",
+            "--org",
+            "Bench School",
+        ]
+        where = ["--authority", "Bench Council", "--authority-telephone", "01632 960 000",
+                 "--authority-email", "team@bench.example.org"]  # fmt: skip
+        out = run("users", "create", *who, *where, env=prod)
+        codes.append((email, out.strip().splitlines()[-1]))
+    workers = str(os.cpu_count() or 1)
+    server = subprocess.Popen(
+        [SIGNPOST, "serve", "--host", "127.0.0.1", "--port", str(args.port), "--workers", workers],
+        env=prod, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://localhost:{args.port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        clients = [await enrol(base, email, code, ca) for email, code in codes]
+        healthz = await healthz_rate(base)
+        latencies = await drive(base, clients, children, args.rate, args.seconds)
+        for client in clients:
+            await client.aclose()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    searches, views = latencies["search"], latencies["view"]
+    total = len(searches) + len(views)
+    ms = 1000
+    print(
+        f"| {args.children:,} | {args.rate} | {total / args.seconds:,.0f} | "
+        f"{statistics.median(searches) * ms:.1f} ms | {percentile(searches, 0.99) * ms:.1f} ms | "
+        f"{statistics.median(views) * ms if views else float('nan'):.1f} ms | "
+        f"{percentile(views, 0.99) * ms:.1f} ms | {len(latencies['errors'])} | {healthz:,.0f}/s |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--children", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--rate", type=float, default=200, help="requests per second offered")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--port", type=int, default=8791)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
