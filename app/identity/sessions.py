@@ -103,9 +103,14 @@ def _expired(row: dict[str, Any], now: datetime) -> bool:
     return bool(now - started > ABSOLUTE_TIMEOUT)
 
 
+#: How stale ``last_seen_at`` may get before a request writes it again. The idle timeout is
+#: counted from the last write, so a session may end up to this much sooner, never later.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
 async def resume(token: str, now: datetime) -> SessionState | None:
-    """The live session for this cookie value, touched; None when unknown or expired (and then
-    deleted, so the same cookie can never come back)."""
+    """The live session for this cookie value, touched at most once a minute; None when unknown
+    or expired (and then deleted, so the same cookie can never come back)."""
     if not token or len(token) > 100:
         return None
     rows = await Session.select().where(Session.token_hash == token_hash(token)).run()
@@ -115,7 +120,8 @@ async def resume(token: str, now: datetime) -> SessionState | None:
     if _expired(row, now):
         await Session.delete().where(Session.id == row["id"]).run()
         return None
-    await Session.update({Session.last_seen_at: now}).where(Session.id == row["id"]).run()
+    if now - row["last_seen_at"] >= TOUCH_INTERVAL:  # a write per minute, not per request
+        await Session.update({Session.last_seen_at: now}).where(Session.id == row["id"]).run()
     return _state(row, token)
 
 

@@ -126,6 +126,22 @@ async def test_idle_timeout(
     assert (response.status_code == 200) is still_signed_in
 
 
+async def test_activity_is_written_at_most_once_a_minute_and_never_lengthens_a_session(
+    web: CheckedClient, person: Person, clock: FakeClock
+) -> None:
+    key = await enrolled(web, person)
+    await sign_in(web, key, ORIGIN, email=person.email)
+    clock.advance(seconds=30)
+    assert (await web.get("/home")).status_code == 200  # too soon to write: idle still counts from sign-in
+    clock.advance(minutes=14, seconds=40)  # 15:10 after the last write, 14:40 after the last request
+    assert (await web.get("/home", follow_redirects=False)).status_code == 303
+    await sign_in(web, key, ORIGIN, email=person.email)
+    clock.advance(seconds=61)
+    assert (await web.get("/home")).status_code == 200  # written now
+    clock.advance(minutes=14, seconds=59)
+    assert (await web.get("/home")).status_code == 200
+
+
 async def test_absolute_timeout_of_twelve_hours(web: CheckedClient, person: Person, clock: FakeClock) -> None:
     key = await enrolled(web, person)
     await sign_in(web, key, ORIGIN, email=person.email)
