@@ -6,6 +6,7 @@ tables run on an embedded SQLite file or on PostgreSQL, chosen by ``SIGNPOST_DAT
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -14,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
 from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 
 import app.piccolo_conf
 from app.audit.tables import AUDIT_TABLES
@@ -55,12 +57,50 @@ class MigrationState:
         return not self.pending and not self.unknown
 
 
+class ReaderSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine, keeping one read connection open per event loop.
+
+    Piccolo opens a new connection (and aiosqlite thread) for every statement outside a
+    transaction, about 1.5 ms each here. A ``SELECT`` outside a transaction instead runs on a
+    long-lived connection (autocommit, so in WAL mode each one sees every commit before it);
+    everything else, and everything inside a transaction, goes Piccolo's own way.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._readers: dict[int, Any] = {}
+
+    async def _reader(self) -> Any:
+        loop = id(asyncio.get_running_loop())
+        reader = self._readers.get(loop)
+        if reader is None:
+            reader = await aiosqlite.connect(**self.connection_kwargs)
+            await reader.execute("PRAGMA foreign_keys = 1")
+            reader.row_factory = dict_factory  # type: ignore[assignment]  # as Piccolo sets it
+            self._readers[loop] = reader
+        return reader
+
+    async def _run_in_new_connection(
+        self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None
+    ) -> Any:
+        if query_type != "generic" or query.lstrip()[:6].upper() != "SELECT":
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        reader = await self._reader()
+        async with reader.execute(query, args or []) as cursor:
+            return await cursor.fetchall()
+
+    async def close_readers(self) -> None:
+        readers, self._readers = list(self._readers.values()), {}
+        for reader in readers:
+            await reader.close()
+
+
 def make_engine(database: DatabaseUrl) -> AnyEngine:
     if database.kind == "sqlite":
         if database.sqlite_path is None:
             raise DatabaseError("no SQLite path")
         database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteEngine(path=str(database.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        return ReaderSQLiteEngine(path=str(database.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     return PostgresEngine(config={"dsn": database.dsn})
 
 
@@ -167,4 +207,7 @@ async def open_pool(engine: AnyEngine) -> None:
 
 async def close(engine: AnyEngine) -> None:
     if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
+        if engine.pool is not None:
+            await engine.close_connection_pool()
+    elif isinstance(engine, ReaderSQLiteEngine):
+        await engine.close_readers()

@@ -105,6 +105,7 @@ async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database.use_engine(engine)
     database.prepare_sqlite_file(path)
     await database.migrate()
+    await database.close(engine)  # the last connection closing folds the WAL into the file we copy
     return path
 
 
@@ -161,12 +162,14 @@ def keyring(data_dir: Path) -> Keyring:
 
 
 @pytest.fixture
-async def engine(db_url: DatabaseUrl) -> AnyEngine:
+async def engine(db_url: DatabaseUrl) -> AsyncIterator[AnyEngine]:
     # No connection pool: the app under test runs in the test client's own event loop, and a
-    # pool's connections belong to the loop that opened them.
+    # pool's connections belong to the loop that opened them. SQLite's read connection is
+    # closed at the end.
     engine = database.make_engine(db_url)
     database.use_engine(engine)
-    return engine
+    yield engine
+    await database.close(engine)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
