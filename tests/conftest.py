@@ -209,3 +209,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's synchronous API keeps its own event loop running, which
     must not overlap the asyncio loop the database tests share."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+# Signed-in journeys through the web app (tests/identity_flow.py drives the security keys)
+
+WEB_ORIGIN = "http://testserver.local"
+
+
+def dev_settings_for(data_dir: Path, db_url: DatabaseUrl, **extra: str) -> Settings:
+    """Development settings on this test's database that accept software security keys."""
+    database_url = {"SIGNPOST_DATABASE_URL": db_url.dsn} if db_url.dsn else {}
+    return load_settings(env_for(data_dir, SIGNPOST_DEV_ALLOW_NONE_ATTESTATION="1", **database_url, **extra))
+
+
+@pytest.fixture
+def clock() -> Any:
+    from tests.identity_flow import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def dev_settings(data_dir: Path, db_url: DatabaseUrl) -> Settings:
+    return dev_settings_for(data_dir, db_url)
+
+
+@pytest.fixture
+async def web(app_factory: Any, dev_settings: Settings, clock: Any) -> AsyncIterator[Any]:
+    """A client of the app on development settings and the test's clock."""
+    from tests.pagecheck import CheckedClient
+
+    async with CheckedClient(
+        app=app_factory(settings=dev_settings, clock=clock), base_url=WEB_ORIGIN
+    ) as client:
+        yield client

@@ -19,7 +19,7 @@ from app.crypto.keyring import Keyring
 from app.identity.service import Role, find_by_email
 from app.identity.tables import Credential, EnrolmentCode
 from app.settings import DatabaseUrl, Settings, load_settings
-from tests.conftest import env_for, production_env
+from tests.conftest import production_env
 from tests.identity_flow import (
     FakeClock,
     Person,
@@ -41,22 +41,6 @@ LOGIN_FAILED = "That security key could not sign you in"
 
 def database_env(db_url: DatabaseUrl) -> dict[str, str]:
     return {"SIGNPOST_DATABASE_URL": db_url.dsn} if db_url.dsn else {}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def dev_settings(data_dir: Path, db_url: DatabaseUrl) -> Settings:
-    return load_settings(env_for(data_dir, SIGNPOST_DEV_ALLOW_NONE_ATTESTATION="1", **database_env(db_url)))
-
-
-@pytest.fixture
-async def web(app_factory: Any, dev_settings: Settings, clock: FakeClock) -> AsyncIterator[CheckedClient]:
-    async with CheckedClient(app=app_factory(settings=dev_settings, clock=clock), base_url=ORIGIN) as client:
-        yield client
 
 
 @pytest.fixture

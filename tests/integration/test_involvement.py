@@ -4,12 +4,6 @@ page, ending works only on one's own, and all of it is audited."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
-import pytest
-
 from app.audit.tables import AuditEntry
 from app.crypto.keyring import Keyring
 from app.identity.service import Role
@@ -17,8 +11,6 @@ from app.involvement.tables import Notification
 from app.records.schemas import ChildRecord
 from app.records.service import create_child
 from app.records.tables import Involvement
-from app.settings import DatabaseUrl, load_settings
-from tests.conftest import env_for
 from tests.factories import child_details
 from tests.identity_flow import FakeClock, Person, sign_in, signed_in_as
 from tests.pagecheck import CheckedClient
@@ -37,21 +29,6 @@ FORM = {
     "start-year": "2026",
     "lead_professional": "yes",
 }
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def web(
-    app_factory: Any, data_dir: Path, db_url: DatabaseUrl, clock: FakeClock
-) -> AsyncIterator[CheckedClient]:
-    database = {"SIGNPOST_DATABASE_URL": db_url.dsn} if db_url.dsn else {}
-    settings = load_settings(env_for(data_dir, SIGNPOST_DEV_ALLOW_NONE_ATTESTATION="1", **database))
-    async with CheckedClient(app=app_factory(settings=settings, clock=clock), base_url=ORIGIN) as client:
-        yield client
 
 
 def token(web: CheckedClient) -> dict[str, str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +17,6 @@ from app.crypto.keyring import Keyring
 from app.identity.service import Role, actor_for, find_by_email
 from app.records.ids import format_signpost_id
 from app.records.service import create_child
-from app.settings import DatabaseUrl, Settings, load_settings
-from tests.conftest import env_for
 from tests.factories import child_details
 from tests.identity_flow import FakeClock, make_person, sign_in, signed_in_as
 from tests.integration.test_audit import allow_audit_inserts, refuse_audit_inserts
@@ -28,23 +24,6 @@ from tests.pagecheck import CheckedClient
 
 ORIGIN = "http://testserver.local"
 OFFICER_EMAIL = "privacy@northshire.example.org"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def dev_settings(data_dir: Path, db_url: DatabaseUrl) -> Settings:
-    extra = {"SIGNPOST_DATABASE_URL": db_url.dsn} if db_url.dsn else {}
-    return load_settings(env_for(data_dir, SIGNPOST_DEV_ALLOW_NONE_ATTESTATION="1", **extra))
-
-
-@pytest.fixture
-async def web(app_factory: Any, dev_settings: Settings, clock: FakeClock) -> AsyncIterator[CheckedClient]:
-    async with CheckedClient(app=app_factory(settings=dev_settings, clock=clock), base_url=ORIGIN) as client:
-        yield client
 
 
 def csrf(web: CheckedClient) -> dict[str, str]:

@@ -19,8 +19,8 @@ from app.identity.tables import Session, ShieldOverride
 from app.records.schemas import ChildRecord
 from app.records.service import create_child
 from app.records.tables import Involvement
-from app.settings import DatabaseUrl, Settings, load_settings
-from tests.conftest import env_for
+from app.settings import DatabaseUrl
+from tests.conftest import dev_settings_for
 from tests.factories import child_details
 from tests.identity_flow import FakeClock, Person, make_person, sign_in, signed_in_as
 from tests.pagecheck import CheckedClient
@@ -29,21 +29,13 @@ ORIGIN = "http://testserver.local"
 BORN = {"dob-day": "28", "dob-month": "2", "dob-year": "2014"}
 
 
-def settings_for(data_dir: Path, db_url: DatabaseUrl, **extra: str) -> Settings:
-    database = {"SIGNPOST_DATABASE_URL": db_url.dsn} if db_url.dsn else {}
-    return load_settings(env_for(data_dir, SIGNPOST_DEV_ALLOW_NONE_ATTESTATION="1", **database, **extra))
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture
 async def web(
     app_factory: Any, data_dir: Path, db_url: DatabaseUrl, clock: FakeClock
 ) -> AsyncIterator[CheckedClient]:
-    app = app_factory(settings=settings_for(data_dir, db_url, SIGNPOST_QUOTA_VIEWS_PER_DAY="6"), clock=clock)
+    app = app_factory(
+        settings=dev_settings_for(data_dir, db_url, SIGNPOST_QUOTA_VIEWS_PER_DAY="6"), clock=clock
+    )
     async with CheckedClient(app=app, base_url=ORIGIN) as client:
         yield client
 

@@ -4,7 +4,6 @@ every record returned, htmx fragments and full pages, and per-user quotas shared
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from app.identity.service import Role
 from app.records.ids import format_signpost_id
 from app.records.schemas import ChildRecord, PersonName
 from app.records.service import create_child
-from app.settings import DatabaseUrl, Settings, load_settings
+from app.settings import DatabaseUrl, load_settings
 from tests.conftest import env_for
 from tests.factories import child_details
 from tests.identity_flow import FakeClock, Person, signed_in_as
@@ -26,23 +25,6 @@ from tests.pagecheck import CheckedClient
 
 ORIGIN = "http://testserver.local"
 BORN = {"dob-day": "28", "dob-month": "2", "dob-year": "2014"}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def dev_settings(data_dir: Path, db_url: DatabaseUrl) -> Settings:
-    extra = {"SIGNPOST_DATABASE_URL": db_url.dsn} if db_url.dsn else {}
-    return load_settings(env_for(data_dir, SIGNPOST_DEV_ALLOW_NONE_ATTESTATION="1", **extra))
-
-
-@pytest.fixture
-async def web(app_factory: Any, dev_settings: Settings, clock: FakeClock) -> AsyncIterator[CheckedClient]:
-    async with CheckedClient(app=app_factory(settings=dev_settings, clock=clock), base_url=ORIGIN) as client:
-        yield client
 
 
 @pytest.fixture
