@@ -11,9 +11,12 @@ import contextlib
 import io
 import os
 import sqlite3
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
 import aiosqlite
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
@@ -22,6 +25,7 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.query.base import Query
 
 import app.piccolo_conf
 from app.audit.tables import AUDIT_TABLES
@@ -57,18 +61,77 @@ class MigrationState:
         return not self.pending and not self.unknown
 
 
-class ReaderSQLiteEngine(SQLiteEngine):
-    """Piccolo's SQLite engine, keeping one read connection open per event loop.
+class Tx(Protocol):
+    """How a write unit runs its queries: every one inside the unit's single transaction.
+
+    ``run`` takes a Piccolo query (or a raw SQL statement) and returns the rows as plain dicts.
+    """
+
+    async def run(self, query: Query[Any, Any] | str) -> list[dict[str, Any]]: ...
+
+
+T = TypeVar("T")
+WriteUnit = Callable[[Tx], Coroutine[Any, Any, T]]
+
+
+class _OrmTx:
+    """Runs queries the ordinary Piccolo way, inside the transaction open on this task."""
+
+    def __init__(self, engine: AnyEngine) -> None:
+        self.engine = engine
+
+    async def run(self, query: Query[Any, Any] | str) -> list[dict[str, Any]]:
+        if isinstance(query, str):
+            return list(await self.engine.run_ddl(query) or [])
+        return list(await query.run())
+
+
+class _SQLiteTx:
+    """Runs queries at once on the writer thread's connection (see :class:`KeptSQLiteEngine`)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    async def run(self, query: Query[Any, Any] | str) -> list[dict[str, Any]]:
+        if isinstance(query, str):
+            statements: list[tuple[str, list[Any]]] = [(query, [])]
+        else:
+            statements = [qs.compile_string(engine_type="sqlite") for qs in query.querystrings]
+        rows: list[dict[str, Any]] = []
+        for sql, args in statements:
+            rows = self.connection.execute(sql, args).fetchall()
+        return rows
+
+
+class WriteUnitError(RuntimeError):
+    """A write unit awaited something other than its transaction's queries."""
+
+
+class KeptSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine with two kept connections per process: one for reads, one for
+    write units.
 
     Piccolo opens a new connection (and aiosqlite thread) for every statement outside a
     transaction, about 1.5 ms each here. A ``SELECT`` outside a transaction instead runs on a
-    long-lived connection (autocommit, so in WAL mode each one sees every commit before it);
-    everything else, and everything inside a transaction, goes Piccolo's own way.
+    long-lived read connection per event loop (autocommit, so in WAL mode each one sees every
+    commit before it).
+
+    :func:`write_unit` runs a whole write transaction on one writer thread that keeps its own
+    connection: ``BEGIN IMMEDIATE``, every query of the unit, ``COMMIT``, without returning to
+    the event loop in between. SQLite has one writer at a time across all worker processes, so
+    the write lock is held only as long as the writes themselves take, never while the event
+    loop serves other requests; within a process, units queue on the thread in order.
+
+    Everything else (transactions opened with :func:`write_transaction`, writes outside a
+    transaction) goes Piccolo's own way.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._readers: dict[int, Any] = {}
+        self._writer: ThreadPoolExecutor | None = None
+        self._writer_connection: sqlite3.Connection | None = None
+        self._writer_thread: int | None = None
 
     async def _reader(self) -> Any:
         loop = id(asyncio.get_running_loop())
@@ -83,16 +146,78 @@ class ReaderSQLiteEngine(SQLiteEngine):
     async def _run_in_new_connection(
         self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None
     ) -> Any:
+        if threading.get_ident() == self._writer_thread:
+            raise WriteUnitError("a write unit must run its queries with tx.run(...)")
         if query_type != "generic" or query.lstrip()[:6].upper() != "SELECT":
             return await super()._run_in_new_connection(query, args, query_type, table)
         reader = await self._reader()
         async with reader.execute(query, args or []) as cursor:
             return await cursor.fetchall()
 
-    async def close_readers(self) -> None:
+    async def write(self, unit: WriteUnit[T]) -> T:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signpost-writer")
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._write, unit)
+
+    def _write(self, unit: WriteUnit[T]) -> T:
+        """On the writer thread: the whole unit in one transaction, synchronously."""
+        if self._writer_connection is None:
+            connection = sqlite3.connect(**self.connection_kwargs)
+            connection.row_factory = dict_factory
+            connection.execute("PRAGMA foreign_keys = 1")
+            self._writer_connection = connection
+            self._writer_thread = threading.get_ident()
+        connection = self._writer_connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = _finish(unit(_SQLiteTx(connection)))
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return result
+
+    async def close_connections(self) -> None:
         readers, self._readers = list(self._readers.values()), {}
         for reader in readers:
             await reader.close()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            connection, self._writer_connection = self._writer_connection, None
+            if connection is not None:
+                await asyncio.get_running_loop().run_in_executor(writer, connection.close)
+            writer.shutdown()
+
+
+def _finish(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (its queries complete at once) to its result."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    coroutine.close()
+    raise WriteUnitError("a write unit may await only its transaction's queries")
+
+
+async def write_unit(engine: AnyEngine, unit: WriteUnit[T]) -> T:
+    """Run ``unit`` in one write transaction and return its result; roll back if it raises.
+
+    Inside a transaction already open on this task the unit joins it. Otherwise, on SQLite the
+    unit runs on the writer thread (see :class:`KeptSQLiteEngine`), so it must await nothing
+    but ``tx.run(...)``; on PostgreSQL it runs in an ordinary transaction.
+    """
+    if isinstance(engine, KeptSQLiteEngine) and engine.current_transaction.get() is None:
+        return await engine.write(unit)
+    async with write_transaction(engine):
+        return await unit(_OrmTx(engine))
+
+
+async def run(tx: Tx | None, query: Query[Any, Any]) -> list[dict[str, Any]]:
+    """Run ``query`` in the write unit ``tx``, or the ordinary way when there is none."""
+    if tx is not None:
+        return await tx.run(query)
+    return list(await query.run())
 
 
 def make_engine(database: DatabaseUrl) -> AnyEngine:
@@ -100,7 +225,7 @@ def make_engine(database: DatabaseUrl) -> AnyEngine:
         if database.sqlite_path is None:
             raise DatabaseError("no SQLite path")
         database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        return ReaderSQLiteEngine(path=str(database.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        return KeptSQLiteEngine(path=str(database.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     return PostgresEngine(config={"dsn": database.dsn})
 
 
@@ -209,5 +334,5 @@ async def close(engine: AnyEngine) -> None:
     if isinstance(engine, PostgresEngine):
         if engine.pool is not None:
             await engine.close_connection_pool()
-    elif isinstance(engine, ReaderSQLiteEngine):
-        await engine.close_readers()
+    elif isinstance(engine, KeptSQLiteEngine):
+        await engine.close_connections()

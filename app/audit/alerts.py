@@ -19,7 +19,7 @@ from piccolo.query.functions.aggregate import Count
 from app.audit import service
 from app.audit.service import Actor
 from app.audit.tables import Alert, AuditEntry
-from app.database import write_transaction
+from app.database import Tx, run, write_transaction
 from app.records.ids import row_ids
 
 
@@ -65,10 +65,13 @@ async def raise_alert(
     practitioner_id: int | None = None,
     child_id: int | None = None,
     audit_seq: int | None = None,
+    tx: Tx | None = None,
 ) -> bool:
-    """Queue an alert (inside the caller's transaction); False if it was already raised."""
-    inserted = (
-        await Alert.insert(
+    """Queue an alert (inside the caller's transaction, or the write unit ``tx``); False if it
+    was already raised."""
+    inserted = await run(
+        tx,
+        Alert.insert(
             Alert(
                 id=row_ids.next(),
                 kind=kind.value,
@@ -81,8 +84,7 @@ async def raise_alert(
             )
         )
         .on_conflict(target=Alert.dedupe_key, action="DO NOTHING")
-        .returning(Alert.id)
-        .run()
+        .returning(Alert.id),
     )
     return bool(inserted)
 

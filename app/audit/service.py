@@ -5,6 +5,10 @@ there is none), so an action and its audit row commit together or not at all. If
 cannot be written, :class:`AuditUnavailableError` propagates, the transaction rolls back, and the
 user sees a 503 page: never an unaudited success.
 
+A feature that must write its own rows with the audit rows in one short transaction passes a
+write unit to :func:`write` and calls :func:`append` inside it (a search counts against the
+quota and audits what it returned, in one unit).
+
 One writer at a time: SQLite's ``BEGIN IMMEDIATE`` serialises writers already; on PostgreSQL a
 transaction-scoped advisory lock is taken just before the head of the chain is read.
 
@@ -21,16 +25,17 @@ import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from piccolo.engine.postgres import PostgresEngine
 
 from app.audit.chain import GENESIS, entry_hash
 from app.audit.labels import ACTION_LABELS, REASON_LABELS
 from app.audit.tables import AuditEntry, AuditWithholding
-from app.database import write_transaction
+from app.database import Tx, WriteUnit, WriteUnitError, write_unit
 
 log = logging.getLogger("signpost.audit")
+T = TypeVar("T")
 
 #: Key of the PostgreSQL advisory lock that serialises audit writers (any fixed 64-bit number).
 POSTGRES_LOCK_KEY = 0x5167_6E70_6F73_7441
@@ -158,33 +163,45 @@ async def record_many(entries: Iterable[Entry]) -> list[int]:
     """Append rows in order, under one lock and one read of the chain's head (a search and
     each record it returned); return their sequence numbers."""
     batch = list(entries)
+    return await write(lambda tx: append(tx, batch))
+
+
+async def write(unit: WriteUnit[T]) -> T:
+    """Run a write unit that appends to the audit trail (see :func:`app.database.write_unit`):
+    the action and its audit rows commit together, or :class:`AuditUnavailableError` says that
+    neither did."""
+    try:
+        return await write_unit(AuditEntry._meta.db, unit)
+    except (ValueError, WriteUnitError):  # a programming error, not the database's
+        raise
+    except Exception as exc:  # any driver error: the action must not stand without its audit
+        log.error("audit.write_failed error=%s", type(exc).__name__)
+        raise AuditUnavailableError(type(exc).__name__) from exc
+
+
+async def append(tx: Tx, entries: Iterable[Entry]) -> list[int]:
+    """Append rows in order inside the write unit ``tx`` and return their sequence numbers."""
+    batch = list(entries)
     for entry in batch:
         _check_codes(entry.action, entry.reason, entry.subjects, dict(entry.detail or {}))
-    engine = AuditEntry._meta.db
-    try:
-        async with write_transaction(engine):
-            if isinstance(engine, PostgresEngine):
-                await engine.run_ddl(f"SELECT pg_advisory_xact_lock({POSTGRES_LOCK_KEY})")
-            head = (
-                await AuditEntry.select(AuditEntry.seq, AuditEntry.entry_hash)
-                .order_by(AuditEntry.seq, ascending=False)
-                .limit(1)
-                .run()
-            )
-            seq = head[0]["seq"] if head else 0
-            prev = head[0]["entry_hash"] if head else GENESIS
-            rows = []
-            for entry in batch:
-                seq += 1
-                row = _row(seq, prev, entry)
-                prev = row["entry_hash"]
-                rows.append(AuditEntry(**row))
-            if rows:
-                await AuditEntry.insert(*rows).run()
-    except Exception as exc:  # any driver error: the action must not stand without its audit
-        actions = ",".join(sorted({e.action for e in batch}))
-        log.error("audit.write_failed action=%s error=%s", actions, type(exc).__name__)
-        raise AuditUnavailableError(actions) from exc
+    if not batch:
+        return []
+    if isinstance(AuditEntry._meta.db, PostgresEngine):
+        await tx.run(f"SELECT pg_advisory_xact_lock({POSTGRES_LOCK_KEY})")
+    head = await tx.run(
+        AuditEntry.select(AuditEntry.seq, AuditEntry.entry_hash)
+        .order_by(AuditEntry.seq, ascending=False)
+        .limit(1)
+    )
+    seq = int(head[0]["seq"]) if head else 0
+    prev = str(head[0]["entry_hash"]) if head else GENESIS
+    rows = []
+    for entry in batch:
+        seq += 1
+        row = _row(seq, prev, entry)
+        prev = row["entry_hash"]
+        rows.append(AuditEntry(**row))
+    await tx.run(AuditEntry.insert(*rows))
     return [int(r.seq) for r in rows]
 
 

@@ -3,7 +3,7 @@
 A practitioner opens a record only after Signpost showed it to them (in a search within the last
 :data:`OPEN_AFTER_SEARCH`) or while they are recorded as involved: changing the number in a
 record's address never opens a record nobody searched for. Each opening states a reason from the
-fixed list, counts against the daily view quota, and is audited with the reason.
+fixed list, counts against the daily view quota, and is audited with the reason (one write unit).
 
 What they see is the data dictionary's contact view, nothing more. A sensitive service appears to
 others only as "a sensitive service is involved"; its recorder sees it in full. A shielded record
@@ -21,12 +21,14 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.audit.tables import AuditEntry
 from app.crypto.keyring import Keyring
-from app.database import write_transaction
+from app.database import Tx, write_transaction
 from app.identity.tables import ShieldOverride
 from app.records.codes import SENSITIVE_SERVICES, Gender, Relationship, ServiceType
 from app.records.schemas import Address
 from app.records.service import load_child
 from app.records.tables import Child, EducationSetting, GpPractice, Involvement, LocalAuthority
+from app.search import quotas
+from app.search.quotas import Quota, QuotaExceededError
 
 OPEN_AFTER_SEARCH = timedelta(hours=24)
 
@@ -154,11 +156,19 @@ async def break_glass(session_id: int, child_id: int, viewer: Actor, reason: str
 
 
 async def open_record(
-    keyring: Keyring, child_id: int, viewer: Actor, reason: str, now: datetime, session_id: int | None = None
+    keyring: Keyring,
+    child_id: int,
+    viewer: Actor,
+    reason: str,
+    now: datetime,
+    quota: Quota,
+    session_id: int | None = None,
 ) -> RecordView:
-    """Decrypt the record for ``viewer`` and audit the view with ``reason`` (a code from
-    ``REASON_LABELS``), in one transaction with any shielded-access alert. A shielded record is
-    shown in full to the authority's Signpost team, and in a session that broke the glass."""
+    """Decrypt the record for ``viewer``, count the view against ``quota`` and audit it with
+    ``reason`` (a code from ``REASON_LABELS``), in one write unit with any shielded-access
+    alert. Past the quota: :class:`QuotaExceededError`, and nothing is shown. A shielded record
+    is shown in full to the authority's Signpost team, and in a session that broke the glass."""
+    await quotas.check(quota, viewer, now)
     record = await load_child(keyring, child_id)
     details = record.details
     rows = await LocalAuthority.select().where(LocalAuthority.id == details.local_authority_id).run()
@@ -166,16 +176,21 @@ async def open_record(
     team = viewer.role == "la_admin" and viewer.authority_id == details.local_authority_id
     glass = details.shielded and not team and await overridden(session_id, child_id)
     restricted = details.shielded and not team and not glass
-    async with write_transaction(Child._meta.db):
-        seq = await audit.record(
-            "record.view",
-            viewer,
-            at=now,
-            child_id=child_id,
-            child_authority_id=details.local_authority_id,
-            reason=reason,
-            detail={"shielded": True, "break_glass": glass} if details.shielded else None,
-        )
+    entry = audit.Entry(
+        "record.view",
+        viewer,
+        now,
+        child_id=child_id,
+        child_authority_id=details.local_authority_id,
+        reason=reason,
+        detail={"shielded": True, "break_glass": glass} if details.shielded else None,
+    )
+
+    async def unit(tx: Tx) -> int | None:
+        refused = await quotas.use(tx, quota, viewer, now)
+        if refused is not None:
+            return refused
+        [seq] = await audit.append(tx, [entry])
         if restricted:
             await alerts.raise_alert(
                 alerts.AlertKind.shielded_access,
@@ -185,7 +200,13 @@ async def open_record(
                 practitioner_id=viewer.id,
                 child_id=child_id,
                 audit_seq=seq,
+                tx=tx,
             )
+        return None
+
+    refused = await audit.write(unit)
+    if refused is not None:
+        raise QuotaExceededError(quota, refused)
     base = RecordView(
         child_id=child_id,
         signpost_id=record.signpost_id,

@@ -20,7 +20,7 @@ from app.identity.service import PractitionerView, Role
 from app.identity.sessions import signed_in_with_role
 from app.records import access
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS
-from app.search.quotas import Quota, QuotaExceededError, consume
+from app.search.quotas import Quota, QuotaExceededError, check
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 READERS = {"roles": (Role.practitioner, Role.la_admin)}
@@ -61,17 +61,24 @@ async def open_record(
     reason = data.get("reason", "")
     if reason not in REASON_LABELS:
         return _reason_page(child_id, error="Select why you are opening this record")
-    now = state.clock()
-    actor = Actor.of(user)
+    session = request.scope.get("auth")
     try:
-        await consume(Quota("view", state.settings.views_per_day, hourly=False), actor, now)
+        view = await access.open_record(
+            state.keyring,
+            child_id,
+            Actor.of(user),
+            reason,
+            state.clock(),
+            _view_quota(state),
+            session_id=session.id if session else None,
+        )
     except QuotaExceededError as exc:
         return _quota_page(exc)
-    session = request.scope.get("auth")
-    view = await access.open_record(
-        state.keyring, child_id, actor, reason, now, session_id=session.id if session else None
-    )
     return _record_page(user, view, reason)
+
+
+def _view_quota(state: State) -> Quota:
+    return Quota("view", state.settings.views_per_day, hourly=False)
 
 
 def _quota_page(exc: QuotaExceededError) -> Template:
@@ -148,12 +155,15 @@ async def break_glass(
     session = request.scope["auth"]
     now = state.clock()
     actor = Actor.of(user)
+    quota = _view_quota(state)
     try:
-        await consume(Quota("view", state.settings.views_per_day, hourly=False), actor, now)
+        await check(quota, actor, now)  # before the glass is broken for a view it would refuse
+        await access.break_glass(session.id, child_id, actor, reason, now)
+        view = await access.open_record(
+            state.keyring, child_id, actor, reason, now, quota, session_id=session.id
+        )
     except QuotaExceededError as exc:
         return _quota_page(exc)
-    await access.break_glass(session.id, child_id, actor, reason, now)
-    view = await access.open_record(state.keyring, child_id, actor, reason, now, session_id=session.id)
     return _record_page(user, view, reason)
 
 

@@ -2,6 +2,7 @@
 
 Counted in the database (``usage_counter``), so every worker process shares them. Going over
 answers 429 until the window ends, and raises one alert for the privacy officer per window.
+A use is counted in the same write unit as the audit rows of what it was used for.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from app.audit import alerts
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.database import write_transaction
+from app.database import Tx
 from app.records.ids import row_ids
 from app.search.tables import UsageCounter
 
@@ -40,42 +41,65 @@ def _window(quota: Quota, now: datetime) -> tuple[str, datetime]:
     return start.strftime("%Y-%m-%d"), start + timedelta(days=1)
 
 
-async def consume(quota: Quota, actor: Actor, now: datetime) -> int:
-    """Count one use; raise :class:`QuotaExceededError` past the limit. Returns the count."""
+def _key(quota: Quota, actor: Actor, now: datetime) -> tuple[str, datetime]:
     label, ends = _window(quota, now)
-    key = f"{quota.kind}:{actor.id}:{label}"
-    async with write_transaction(UsageCounter._meta.db):
-        await (
-            UsageCounter.insert(UsageCounter(id=row_ids.next(), key=key, uses=0, window_ends=ends))
-            .on_conflict(target=UsageCounter.key, action="DO NOTHING")
-            .run()
+    return f"{quota.kind}:{actor.id}:{label}", ends
+
+
+def _retry_after(ends: datetime, now: datetime) -> int:
+    return max(1, int((ends - now).total_seconds()))
+
+
+async def check(quota: Quota, actor: Actor, now: datetime) -> None:
+    """Refuse early, without counting, once this window has refused a use already (a read:
+    spares the work of a search the quota will refuse anyway). The first refusal is left to
+    :func:`use`, which alerts."""
+    key, ends = _key(quota, actor, now)
+    rows = await UsageCounter.select(UsageCounter.uses).where(UsageCounter.key == key).run()
+    if rows and int(rows[0]["uses"]) > quota.limit:
+        raise QuotaExceededError(quota, _retry_after(ends, now))
+
+
+async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> int | None:
+    """Count one use inside the write unit ``tx``. Within the limit: None. Past it: the seconds
+    until the window ends; the first refusal in a window alerts the privacy officer and is
+    audited, in the same unit."""
+    key, ends = _key(quota, actor, now)
+    await tx.run(
+        UsageCounter.insert(UsageCounter(id=row_ids.next(), key=key, uses=0, window_ends=ends)).on_conflict(
+            target=UsageCounter.key, action="DO NOTHING"
         )
-        rows = (
-            await UsageCounter.update({UsageCounter.uses: UsageCounter.uses + 1})
-            .where(UsageCounter.key == key)
-            .returning(UsageCounter.uses)
-            .run()
-        )
+    )
+    rows = await tx.run(
+        UsageCounter.update({UsageCounter.uses: UsageCounter.uses + 1})
+        .where(UsageCounter.key == key)
+        .returning(UsageCounter.uses)
+    )
     count = int(rows[0]["uses"])
     if count <= quota.limit:
-        return count
+        return None
     if count == quota.limit + 1 and actor.authority_id is not None:  # the first refusal: tell them
-        async with write_transaction(UsageCounter._meta.db):
-            await alerts.raise_alert(
-                alerts.AlertKind.quota_breach,
-                authority_id=actor.authority_id,
-                at=now,
-                dedupe_key=key,
-                practitioner_id=actor.id,
-            )
-            await audit.record(
-                "quota.exceeded",
-                actor,
-                at=now,
-                outcome="refused",
-                detail={"quota": quota.kind, "limit": quota.limit},
-            )
-    raise QuotaExceededError(quota, max(1, int((ends - now).total_seconds())))
+        await alerts.raise_alert(
+            alerts.AlertKind.quota_breach,
+            authority_id=actor.authority_id,
+            at=now,
+            dedupe_key=key,
+            practitioner_id=actor.id,
+            tx=tx,
+        )
+        await audit.append(
+            tx,
+            [
+                audit.Entry(
+                    "quota.exceeded",
+                    actor,
+                    now,
+                    outcome="refused",
+                    detail={"quota": quota.kind, "limit": quota.limit},
+                )
+            ],
+        )
+    return _retry_after(ends, now)
 
 
 async def purge(now: datetime) -> None:

@@ -21,7 +21,7 @@ from app.identity.service import PractitionerView, Role
 from app.identity.sessions import signed_in_with_role
 from app.records.codes import GENDER_LABELS
 from app.search import service
-from app.search.quotas import Quota, QuotaExceededError, consume
+from app.search.quotas import Quota, QuotaExceededError
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 SEARCHERS = {"roles": (Role.practitioner, Role.la_admin)}
@@ -67,12 +67,11 @@ async def search(request: Request[Any, Any, Any], state: State, data: FormData) 
     criteria, errors, values = service.criteria_from_form(data, now.date())
     if criteria is None:
         return _page(request, status=400, values=values, errors=errors)
-    actor = Actor.of(user)
+    quota = Quota("search", state.settings.searches_per_hour, hourly=True)
     try:
-        await consume(Quota("search", state.settings.searches_per_hour, hourly=True), actor, now)
+        found = await service.search(state.keyring, criteria, Actor.of(user), now, quota)
     except QuotaExceededError as exc:
         return _page(request, status=429, values=values, quota_refused=exc.retry_after)
-    found = await service.search(state.keyring, criteria, actor, now)
     return _page(request, values=values, found=found)
 
 

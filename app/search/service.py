@@ -6,7 +6,8 @@ index (current and former names); each candidate is decrypted and compared exact
 same normalisation as at write time. More than :data:`MAX_RESULTS` matches show nothing.
 
 Every search is audited with its outcome and the IDs it returned, and every record returned
-gets its own audit row, in one transaction; the terms themselves are never written anywhere.
+gets its own audit row, in one transaction with the count against the user's search quota; the
+terms themselves are never written anywhere.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from typing import Any, Literal
 from app.audit import service as audit
 from app.audit.service import Actor, Entry
 from app.crypto.keyring import Keyring
+from app.database import Tx
 from app.records.codes import Gender
 from app.records.ids import parse_signpost_id
 from app.records.normalise import name_dob_key, normalise_name, normalise_postcode
 from app.records.service import NAME_DOB, decode_address
 from app.records.tables import Child, FormerName
 from app.records.validation import is_name, is_postcode
+from app.search import quotas
+from app.search.quotas import Quota, QuotaExceededError
 from app.web.forms import date_from_fields
 
 MAX_RESULTS = 10
@@ -222,9 +226,12 @@ async def find(keyring: Keyring, criteria: Criteria) -> Found:
     return Found("success", len(matches), tuple(matches))
 
 
-async def search(keyring: Keyring, criteria: Criteria, actor: Actor, now: datetime) -> Found:
-    """Run a search and audit it: one ``record.search`` row (outcome, number of matches, the IDs
-    returned) and one ``record.result_returned`` row per record shown, in one transaction."""
+async def search(keyring: Keyring, criteria: Criteria, actor: Actor, now: datetime, quota: Quota) -> Found:
+    """Run a search, count it against ``quota`` and audit it, in one write unit: one
+    ``record.search`` row (outcome, number of matches, the IDs returned) and one
+    ``record.result_returned`` row per record shown. Past the quota nothing is shown or
+    audited but the refusal: :class:`QuotaExceededError`."""
+    await quotas.check(quota, actor, now)
     found = await find(keyring, criteria)
     entries = [
         Entry(
@@ -243,5 +250,14 @@ async def search(keyring: Keyring, criteria: Criteria, actor: Actor, now: dateti
             for r in found.results
         ),
     ]
-    await audit.record_many(entries)
+
+    async def unit(tx: Tx) -> int | None:
+        refused = await quotas.use(tx, quota, actor, now)
+        if refused is None:
+            await audit.append(tx, entries)
+        return refused
+
+    refused = await audit.write(unit)
+    if refused is not None:
+        raise QuotaExceededError(quota, refused)
     return found
