@@ -73,7 +73,7 @@ class PractitionerView:
     local_authority_id: int
     active: bool
     child_protection: bool
-    keys: int
+    keys: int | None  # active keys; None where not counted (the per-request view)
     last_login_at: datetime | None
     keys_changed_at: datetime | None
 
@@ -313,7 +313,9 @@ async def _enrolment_failed(
     )
 
 
-async def load_practitioner(keyring: Keyring, practitioner_id: int) -> PractitionerView | None:
+async def load_practitioner(
+    keyring: Keyring, practitioner_id: int, *, count_keys: bool = True
+) -> PractitionerView | None:
     rows = (
         await Practitioner.select(
             *Practitioner.all_columns(),
@@ -326,11 +328,13 @@ async def load_practitioner(keyring: Keyring, practitioner_id: int) -> Practitio
     if not rows:
         return None
     row = rows[0]
-    keys = (
-        await Credential.count()
-        .where((Credential.practitioner == practitioner_id) & Credential.disabled_at.is_null())
-        .run()
-    )
+    keys = None
+    if count_keys:
+        keys = (
+            await Credential.count()
+            .where((Credential.practitioner == practitioner_id) & Credential.disabled_at.is_null())
+            .run()
+        )
     return PractitionerView(
         id=row["id"],
         name=keyring.decrypt("practitioner.name", row["id"], bytes(row["name"])),

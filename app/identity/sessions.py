@@ -227,7 +227,9 @@ class SessionMiddleware(ASGIMiddleware):
             if session is not None:
                 scope["auth"] = session
                 if session.practitioner_id is not None and session.purpose == "signed_in":
-                    practitioner = await load_practitioner(state.keyring, session.practitioner_id)
+                    practitioner = await load_practitioner(
+                        state.keyring, session.practitioner_id, count_keys=False
+                    )
                     if practitioner is not None and practitioner.active:
                         scope["user"] = practitioner
                     else:

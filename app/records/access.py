@@ -28,7 +28,7 @@ from app.records.schemas import Address
 from app.records.service import load_child
 from app.records.tables import Child, EducationSetting, GpPractice, Involvement, LocalAuthority
 from app.search import quotas
-from app.search.quotas import Quota, QuotaExceededError
+from app.search.quotas import Quota
 
 OPEN_AFTER_SEARCH = timedelta(hours=24)
 
@@ -168,7 +168,7 @@ async def open_record(
     ``reason`` (a code from ``REASON_LABELS``), in one write unit with any shielded-access
     alert. Past the quota: :class:`QuotaExceededError`, and nothing is shown. A shielded record
     is shown in full to the authority's Signpost team, and in a session that broke the glass."""
-    await quotas.check(quota, viewer, now)
+    quotas.check(quota, viewer, now)
     record = await load_child(keyring, child_id)
     details = record.details
     rows = await LocalAuthority.select().where(LocalAuthority.id == details.local_authority_id).run()
@@ -204,9 +204,8 @@ async def open_record(
             )
         return None
 
-    refused = await audit.write(unit)
-    if refused is not None:
-        raise QuotaExceededError(quota, refused)
+    if await audit.write(unit) is not None:
+        raise quotas.refused(quota, viewer, now)
     base = RecordView(
         child_id=child_id,
         signpost_id=record.signpost_id,
@@ -221,16 +220,10 @@ async def open_record(
     )
     if restricted:
         return base
-    recorders = [
-        (r["id"], r["recorded_by"])
-        for r in await Involvement.select(Involvement.id, Involvement.recorded_by)
-        .where(Involvement.child == child_id)
-        .order_by(Involvement.id)
-        .run()
-    ]
     services = []
-    # Both lists are in ID order; one added in between has a larger ID, so it can only be extra.
-    for involvement, (involvement_id, recorder) in zip(details.involvements, recorders, strict=False):
+    for involvement, involvement_id, recorder in zip(
+        details.involvements, record.involvement_ids, record.involvement_recorders, strict=True
+    ):
         if involvement.end_date is not None:
             continue
         mine = recorder is not None and recorder == viewer.id

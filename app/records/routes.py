@@ -20,6 +20,7 @@ from app.identity.service import PractitionerView, Role
 from app.identity.sessions import signed_in_with_role
 from app.records import access
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS
+from app.records.service import RecordNotFoundError
 from app.search.quotas import Quota, QuotaExceededError, check
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -41,9 +42,8 @@ def _reason_page(child_id: int, *, error: str | None = None, chosen: str = "") -
 
 async def _openable(request: Request[Any, Any, Any], state: State, child_id: int) -> PractitionerView:
     user: PractitionerView = request.scope["user"]
-    known = await access.authority_of(child_id) is not None
-    if not known or not await access.may_open(user.id, child_id, state.clock()):
-        raise NotFoundException()  # never shown to them, or deleted since
+    if not await access.may_open(user.id, child_id, state.clock()):
+        raise NotFoundException()  # never shown to them
     return user
 
 
@@ -72,6 +72,8 @@ async def open_record(
             _view_quota(state),
             session_id=session.id if session else None,
         )
+    except RecordNotFoundError:
+        raise NotFoundException() from None  # deleted since it was shown
     except QuotaExceededError as exc:
         return _quota_page(exc)
     return _record_page(user, view, reason)
@@ -157,7 +159,7 @@ async def break_glass(
     actor = Actor.of(user)
     quota = _view_quota(state)
     try:
-        await check(quota, actor, now)  # before the glass is broken for a view it would refuse
+        check(quota, actor, now)  # before the glass is broken for a view it would refuse
         await access.break_glass(session.id, child_id, actor, reason, now)
         view = await access.open_record(
             state.keyring, child_id, actor, reason, now, quota, session_id=session.id

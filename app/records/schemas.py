@@ -82,3 +82,6 @@ class ChildRecord(msgspec.Struct, frozen=True):
     id: int
     signpost_id: str
     details: ChildDetails
+    #: Row ID and recording practitioner of each of ``details.involvements``, in the same order.
+    involvement_ids: tuple[int, ...] = ()
+    involvement_recorders: tuple[int | None, ...] = ()

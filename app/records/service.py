@@ -218,7 +218,13 @@ async def load_child(keyring: Keyring, child_id: int) -> ChildRecord:
         shielded=bool(row["shielded"]),
         retention_state=RetentionState(row["retention_state"]),
     )
-    return ChildRecord(id=row["id"], signpost_id=row["signpost_id"], details=details)
+    return ChildRecord(
+        id=row["id"],
+        signpost_id=row["signpost_id"],
+        details=details,
+        involvement_ids=tuple(i["id"] for i in involvements),
+        involvement_recorders=tuple(i["recorded_by"] for i in involvements),
+    )
 
 
 async def find_by_name_and_birth_date(

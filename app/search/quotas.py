@@ -50,14 +50,29 @@ def _retry_after(ends: datetime, now: datetime) -> int:
     return max(1, int((ends - now).total_seconds()))
 
 
-async def check(quota: Quota, actor: Actor, now: datetime) -> None:
-    """Refuse early, without counting, once this window has refused a use already (a read:
-    spares the work of a search the quota will refuse anyway). The first refusal is left to
-    :func:`use`, which alerts."""
+#: Windows this process has seen refused, by key, with their end: later uses in the same window
+#: are refused before any work is done. The counter in the database stays the authority.
+_refused: dict[str, datetime] = {}
+_REMEMBER_AT_MOST = 10_000
+
+
+def check(quota: Quota, actor: Actor, now: datetime) -> None:
+    """Refuse early, without counting or reading the database, once this process has seen this
+    window refused (spares the work of a search the quota will refuse anyway)."""
     key, ends = _key(quota, actor, now)
-    rows = await UsageCounter.select(UsageCounter.uses).where(UsageCounter.key == key).run()
-    if rows and int(rows[0]["uses"]) > quota.limit:
+    if key in _refused:
         raise QuotaExceededError(quota, _retry_after(ends, now))
+
+
+def refused(quota: Quota, actor: Actor, now: datetime) -> QuotaExceededError:
+    """Remember a refusal that :func:`use` reported and was committed; the error to raise."""
+    key, ends = _key(quota, actor, now)
+    if len(_refused) >= _REMEMBER_AT_MOST:
+        for stale in [k for k, end in _refused.items() if end <= now]:
+            del _refused[stale]
+    if len(_refused) < _REMEMBER_AT_MOST:
+        _refused[key] = ends
+    return QuotaExceededError(quota, _retry_after(ends, now))
 
 
 async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> int | None:

@@ -1,5 +1,6 @@
 """The search page: ``GET /search`` shows the form; ``POST /search`` runs it. With htmx the
-answer is the fragment that replaces the search area; without JavaScript, the whole page.
+answer is a fragment: the results alone, or the whole search area when the form shows errors;
+without JavaScript, the whole page.
 
 Form fields: ``signpost_id``; or ``family_name``, ``dob-day``, ``dob-month``, ``dob-year`` and
 at least one of ``given_name``, ``postcode``, ``gender``. Terms travel only in the POST body.
@@ -36,9 +37,17 @@ def _page(
     found: service.Found | None = None,
     quota_refused: int | None = None,
 ) -> Template:
-    htmx = isinstance(request, HTMXRequest) and bool(request.htmx)
+    """The whole page without htmx. With htmx: just the results when the form aimed its answer
+    at them and has no errors to show; else the whole search area, retargeted to replace it."""
+    htmx = request.htmx if isinstance(request, HTMXRequest) else None
+    if htmx and htmx.target == "results" and not errors:
+        name = "search/_results.html"
+    elif htmx:
+        name = "search/_area.html"
+    else:
+        name = "search/index.html"
     response = Template(
-        "search/_area.html" if htmx else "search/index.html",
+        name,
         status_code=status,
         context={
             "values": values or {},
@@ -49,7 +58,10 @@ def _page(
             "quota_refused": quota_refused,
         },
     )
-    response.headers["Vary"] = "HX-Request"  # the fragment and the page differ
+    response.headers["Vary"] = "HX-Request, HX-Target"  # the page and the fragments differ
+    if htmx and name == "search/_area.html":
+        response.headers["HX-Retarget"] = "#search-area"
+        response.headers["HX-Reswap"] = "outerHTML"
     if quota_refused:
         response.headers["Retry-After"] = str(quota_refused)
     return response

@@ -28,7 +28,7 @@ from app.records.service import NAME_DOB, decode_address
 from app.records.tables import Child, FormerName
 from app.records.validation import is_name, is_postcode
 from app.search import quotas
-from app.search.quotas import Quota, QuotaExceededError
+from app.search.quotas import Quota
 from app.web.forms import date_from_fields
 
 MAX_RESULTS = 10
@@ -156,10 +156,8 @@ async def _candidates(keyring: Keyring, criteria: Criteria) -> list[dict[str, An
     values = keyring.blind_index_candidates(
         NAME_DOB, name_dob_key(criteria.family_name, criteria.date_of_birth)
     )
-    former = await FormerName.select(FormerName.child).where(FormerName.bidx_name_dob.is_in(values)).run()
-    condition: Any = Child.bidx_name_dob.is_in(values)
-    if former:
-        condition |= Child.id.is_in([r["child"] for r in former])
+    by_former_name = FormerName.select(FormerName.child).where(FormerName.bidx_name_dob.is_in(values))
+    condition = Child.bidx_name_dob.is_in(values) | Child.id.is_in(by_former_name)
     return list(await Child.select(*_COLUMNS).where(condition).run())
 
 
@@ -183,41 +181,51 @@ async def _former_names(keyring: Keyring, child_ids: list[int]) -> dict[int, lis
 async def find(keyring: Keyring, criteria: Criteria) -> Found:
     """Run a search (no audit: see :func:`search`)."""
     rows = await _candidates(keyring, criteria)
-    former = await _former_names(keyring, [r["id"] for r in rows]) if not criteria.signpost_id else {}
     wanted_family = normalise_name(criteria.family_name or "")
     wanted_given = normalise_name(criteria.given_name or "")
-    matches: list[Result] = []
+
+    def named(given: str, family: str) -> bool:
+        return family == wanted_family and (not wanted_given or given == wanted_given)
+
+    plain: list[Result] = []
+    postcodes: dict[int, str | None] = {}
     for row in rows:
-        given = _plain(keyring, "given_name", row) or ""
-        family = _plain(keyring, "family_name", row) or ""
-        born = date.fromisoformat(_plain(keyring, "date_of_birth", row) or "")
-        gender = Gender(_plain(keyring, "gender", row) or Gender.not_specified)
         address = decode_address(_plain(keyring, "address", row))
-        if not criteria.signpost_id:
-            names = [(normalise_name(given), normalise_name(family)), *former.get(row["id"], [])]
-            if born != criteria.date_of_birth:
-                continue
-            if not any(f == wanted_family and (not wanted_given or g == wanted_given) for g, f in names):
-                continue
-            if criteria.postcode and (
-                address is None or normalise_postcode(address.postcode) != criteria.postcode
-            ):
-                continue
-            if criteria.gender and gender != criteria.gender:
-                continue
-        matches.append(
+        plain.append(
             Result(
                 child_id=row["id"],
                 signpost_id=row["signpost_id"],
-                given_name=given,
-                family_name=family,
-                date_of_birth=born,
-                gender=gender,
+                given_name=_plain(keyring, "given_name", row) or "",
+                family_name=_plain(keyring, "family_name", row) or "",
+                date_of_birth=date.fromisoformat(_plain(keyring, "date_of_birth", row) or ""),
+                gender=Gender(_plain(keyring, "gender", row) or Gender.not_specified),
                 town=address.town if address else None,
                 shielded=bool(row["shielded"]),
                 authority_id=row["local_authority"],
             )
         )
+        postcodes[row["id"]] = normalise_postcode(address.postcode) if address else None
+    matches = plain
+    if not criteria.signpost_id:
+        matches = [
+            r
+            for r in plain
+            if r.date_of_birth == criteria.date_of_birth
+            and (not criteria.postcode or postcodes[r.child_id] == criteria.postcode)
+            and (not criteria.gender or r.gender == criteria.gender)
+        ]
+        # Former names are read only for candidates whose current name does not match.
+        unnamed = {
+            r.child_id
+            for r in matches
+            if not named(normalise_name(r.given_name), normalise_name(r.family_name))
+        }
+        former = await _former_names(keyring, sorted(unnamed))
+        matches = [
+            r
+            for r in matches
+            if r.child_id not in unnamed or any(named(g, f) for g, f in former.get(r.child_id, []))
+        ]
     if not matches:
         return Found("no_match", 0, ())
     if len(matches) > MAX_RESULTS:
@@ -231,7 +239,7 @@ async def search(keyring: Keyring, criteria: Criteria, actor: Actor, now: dateti
     ``record.search`` row (outcome, number of matches, the IDs returned) and one
     ``record.result_returned`` row per record shown. Past the quota nothing is shown or
     audited but the refusal: :class:`QuotaExceededError`."""
-    await quotas.check(quota, actor, now)
+    quotas.check(quota, actor, now)
     found = await find(keyring, criteria)
     entries = [
         Entry(
@@ -257,7 +265,6 @@ async def search(keyring: Keyring, criteria: Criteria, actor: Actor, now: dateti
             await audit.append(tx, entries)
         return refused
 
-    refused = await audit.write(unit)
-    if refused is not None:
-        raise QuotaExceededError(quota, refused)
+    if await audit.write(unit) is not None:
+        raise quotas.refused(quota, actor, now)
     return found

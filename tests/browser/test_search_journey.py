@@ -79,6 +79,13 @@ def test_a_practitioner_finds_a_child_with_and_without_javascript(
     expect(page.get_by_role("cell", name=f"{given} {family}").first).to_be_visible()
     expect(page).to_have_url(re.compile("/search$"))  # no terms in the address
     assert_accessible(tab)
+    expect(page.locator(".govuk-error-summary")).to_have_count(0)
+    fill_search(page, "Nobodyofthatname", family, born)  # from an error-free form: the results alone
+    expect(page.get_by_role("heading", name="No children match")).to_be_visible()
+    expect(page.get_by_label("Given name")).to_have_value("Nobodyofthatname")  # the form as typed
+    assert_accessible(tab)
+    fill_search(page, given, family, born)
+    expect(page.get_by_role("cell", name=f"{given} {family}").first).to_be_visible()
 
     # Open the record with a reason, then record involvement.
     page.get_by_role("link", name=re.compile(f"Open record of {given} {family}")).first.click()

@@ -18,7 +18,7 @@ from app.identity.service import Role
 from app.identity.tables import Session, ShieldOverride
 from app.records.schemas import ChildRecord
 from app.records.service import create_child
-from app.records.tables import Involvement
+from app.records.tables import Carer, Child, FormerName, Involvement
 from app.settings import DatabaseUrl
 from tests.conftest import dev_settings_for
 from tests.factories import child_details
@@ -59,6 +59,18 @@ async def search_for(web: CheckedClient, family: str = "O'Brien-Smith") -> None:
 
 async def open_with(web: CheckedClient, child: ChildRecord, reason: str = "safeguarding_concern") -> Any:
     return await web.post(f"/records/{child.id}", data={**token(web), "reason": reason})
+
+
+async def test_a_record_deleted_after_a_search_showed_it_is_not_found(
+    web: CheckedClient, ada: Person, keyring: Keyring
+) -> None:
+    child = await create_child(keyring, child_details(ada.authority_id))
+    await search_for(web)
+    for table in (Carer, Involvement, FormerName):
+        await table.delete().where(table.child == child.id).run()
+    await Child.delete().where(Child.id == child.id).run()
+    assert (await open_with(web, child)).status_code == 404
+    assert await AuditEntry.count().where(AuditEntry.action == "record.view").run() == 0
 
 
 async def test_a_record_opens_only_after_a_search_showed_it(

@@ -45,10 +45,11 @@ async def find(web: CheckedClient, **fields: str) -> Any:
     return await web.post("/search", data={"_csrf_token": web.cookies["csrftoken"], **fields})
 
 
-async def find_fragment(web: CheckedClient, **fields: str) -> Any:
-    """The search as htmx sends it."""
+async def find_fragment(web: CheckedClient, target: str = "results", **fields: str) -> Any:
+    """The search as htmx sends it, from a form aimed at ``target`` (the results, or the whole
+    search area when the form shows errors)."""
     data = {"_csrf_token": web.cookies["csrftoken"], **fields}
-    return await web.post("/search", data=data, headers={"HX-Request": "true"})
+    return await web.post("/search", data=data, headers={"HX-Request": "true", "HX-Target": target})
 
 
 async def test_the_rules_and_their_errors(web: CheckedClient, searcher: Person) -> None:
@@ -180,12 +181,23 @@ async def test_htmx_gets_the_fragment_and_every_answer_is_no_store(
     fragment = await find_fragment(web, family_name="O'Brien-Smith", given_name="Zoe", **BORN)
     assert "<html" in page.text
     assert "<html" not in fragment.text
-    assert fragment.text.lstrip().startswith('<div id="search-area">')
     assert "1 child matches" in fragment.text
-    for answer in (page, fragment, await find_fragment(web)):
+    assert "<form" not in fragment.text  # the results alone: the form stays as the user typed it
+    assert "HX-Retarget" not in fragment.headers
+    wrong = await find_fragment(web)
+    assert wrong.status_code == 400
+    assert wrong.text.lstrip().startswith('<div id="search-area">')  # the form, with its errors
+    assert (wrong.headers["hx-retarget"], wrong.headers["hx-reswap"]) == ("#search-area", "outerHTML")
+    assert 'hx-target="#search-area"' in wrong.text  # so the next answer replaces the errors too
+    mended = await find_fragment(web, "search-area", family_name="O'Brien-Smith", given_name="Zoe", **BORN)
+    assert mended.text.lstrip().startswith('<div id="search-area">')
+    assert "1 child matches" in mended.text
+    assert "govuk-error-summary" not in mended.text
+    assert 'hx-target="#results"' in mended.text
+    for answer in (page, fragment, wrong, mended):
         assert answer.headers["cache-control"] == "no-store"
         assert "HX-Request" in answer.headers["vary"]
-    assert (await find_fragment(web)).status_code == 400
+        assert "HX-Target" in answer.headers["vary"]
     assert (await web.get("/search?family_name=Smith")).status_code == 200  # terms in a URL do nothing
     assert "Smith" not in (await web.get("/search?family_name=Smith")).text
 
