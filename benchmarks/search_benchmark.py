@@ -11,7 +11,8 @@ family name + date of birth + postcode of real seeded children, and record views
     .venv/bin/python benchmarks/search_benchmark.py --children 12000000 --data-dir /tmp/bench12m --rate 200
 
 A data directory that already holds a seeded database (and ``keys/``) is reused. It prints one
-Markdown table row for benchmarks/README.md.
+Markdown table row per rate for benchmarks/README.md, with the CPU time the server (all its
+workers) and the load generator each spent per request served.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ async def drive(
                 "/search",
                 data={"_csrf_token": token, "family_name": family, "dob-day": str(born.day),
                       "dob-month": str(born.month), "dob-year": str(born.year), "postcode": postcode},
-                headers={"HX-Request": "true"},
+                headers={"HX-Request": "true", "HX-Target": "results"},
             )  # fmt: skip
             kind = "search"
             if answer.status_code == 200:
@@ -180,6 +181,29 @@ async def drive(
         await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
     await asyncio.gather(*tasks)
     return latencies
+
+
+def cpu_seconds(root: int) -> float:
+    """User and system CPU time of a process and all its descendants (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    family, total = {root}, 0.0
+    for pid in sorted(parents):  # children have larger PIDs than their parents here
+        if parents[pid] in family:
+            family.add(pid)
+    for pid in family:
+        total += times.get(pid, 0.0)
+    return total
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -242,20 +266,38 @@ async def main_async(args: argparse.Namespace) -> None:
             time.sleep(0.2)
         clients = [await enrol(base, email, code, ca) for email, code in codes]
         healthz = await healthz_rate(base)
-        latencies = await drive(base, clients, children, args.rate, args.seconds)
+        for rate in args.rate:
+            server_before, client_before = cpu_seconds(server.pid), time.process_time()
+            latencies = await drive(base, clients, children, rate, args.seconds)
+            server_cpu = cpu_seconds(server.pid) - server_before
+            client_cpu = time.process_time() - client_before
+            report(args, rate, latencies, healthz, server_cpu, client_cpu)
         for client in clients:
             await client.aclose()
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def report(
+    args: argparse.Namespace,
+    rate: float,
+    latencies: dict[str, list[float]],
+    healthz: float,
+    server_cpu: float,
+    client_cpu: float,
+) -> None:
+    """One Markdown table row; CPU is in milliseconds per request served (server: all workers)."""
     searches, views = latencies["search"], latencies["view"]
     total = len(searches) + len(views)
     ms = 1000
     print(
-        f"| {args.children:,} | {args.rate} | {total / args.seconds:,.0f} | "
+        f"| {args.children:,} | {rate:g} | {total / args.seconds:,.0f} | "
         f"{statistics.median(searches) * ms:.1f} ms | {percentile(searches, 0.99) * ms:.1f} ms | "
         f"{statistics.median(views) * ms if views else float('nan'):.1f} ms | "
-        f"{percentile(views, 0.99) * ms:.1f} ms | {len(latencies['errors'])} | {healthz:,.0f}/s |"
+        f"{percentile(views, 0.99) * ms:.1f} ms | {len(latencies['errors'])} | {healthz:,.0f}/s | "
+        f"{server_cpu * ms / max(total, 1):.1f} ms | {client_cpu * ms / max(total, 1):.1f} ms |",
+        flush=True,
     )
 
 
@@ -263,7 +305,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--rate", type=float, default=200, help="requests per second offered")
+    parser.add_argument(
+        "--rate", type=float, nargs="+", default=[200], help="requests per second offered (one run each)"
+    )
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--port", type=int, default=8791)

@@ -65,7 +65,7 @@ for (const button of document.querySelectorAll("[data-webauthn]")) {
     status.hidden = true;
     try {
       const result = button.dataset.webauthn === "register" ? await register() : await signIn();
-      window.location.assign(result.redirect);
+      window.location.assign(button.dataset.next || result.redirect);
     } catch (error) {
       const cancelled = error instanceof DOMException;
       say(

@@ -20,7 +20,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import Body, FromPath, JSONBody
+from litestar.params import Body, FromPath, JSONBody, Parameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from webauthn.helpers import bytes_to_base64url
@@ -43,7 +43,7 @@ ENROL_FAILED = "The email address or enrolment code is not right, or the code ha
 ALL_ROLES = tuple(Role)
 ADMIN = {"roles": (Role.la_admin,)}
 #: Changing who may use Signpost needs a key touch within the last five minutes.
-ADMIN_ACTION = {"roles": (Role.la_admin,), "step_up": True}
+ADMIN_ACTION = {"roles": (Role.la_admin,), "step_up": True, "step_up_return": "/admin/users"}
 #: Roles a local-authority admin may grant on the web. Privileged roles (privacy officer,
 #: disclosure approver, police) are created by an operator with ``signpost users create``, so
 #: no single admin can mint both a police requester and the approver who decides their requests.
@@ -430,8 +430,9 @@ async def enrol_backup_page() -> Template:
 
 
 @get("/step-up", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
-async def step_up_page() -> Template:
-    return Template("identity/step_up.html")
+async def step_up_page(next_page: Annotated[str | None, Parameter(query="next")] = None) -> Template:
+    """Confirm with a key touch, then go back to ``next`` (a local path; else key management)."""
+    return Template("identity/step_up.html", context={"next": sessions.local_path(next_page, "/keys")})
 
 
 async def _keys_page(
@@ -465,7 +466,11 @@ async def add_key_page() -> Template:
     return Template("identity/register_key.html", context={"stage": "add"})
 
 
-@post("/keys/{key_id:int}/rename", guards=[signed_in_with_role], opt={"roles": ALL_ROLES, "step_up": True})
+@post(
+    "/keys/{key_id:int}/rename",
+    guards=[signed_in_with_role],
+    opt={"roles": ALL_ROLES, "step_up": True, "step_up_return": "/keys"},
+)
 async def rename_key(
     request: Request[Any, Any, Any], state: State, key_id: FromPath[int], data: FormData
 ) -> Template | Redirect:
@@ -479,7 +484,11 @@ async def rename_key(
     return Redirect("/keys", status_code=303)
 
 
-@post("/keys/{key_id:int}/revoke", guards=[signed_in_with_role], opt={"roles": ALL_ROLES, "step_up": True})
+@post(
+    "/keys/{key_id:int}/revoke",
+    guards=[signed_in_with_role],
+    opt={"roles": ALL_ROLES, "step_up": True, "step_up_return": "/keys"},
+)
 async def revoke_own_key(
     request: Request[Any, Any, Any], state: State, key_id: FromPath[int]
 ) -> Template | Redirect:

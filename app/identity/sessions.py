@@ -9,6 +9,7 @@ always issues a new session (no fixation). WebAuthn challenges live in the sessi
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -249,7 +250,32 @@ def _cookie(scope: Scope, name: str) -> str | None:
 
 
 class StepUpRequiredError(PermissionDeniedException):
-    """A sensitive action without a key touch in the last five minutes."""
+    """A sensitive action without a key touch in the last five minutes. ``back`` is the page
+    to return to after the touch."""
+
+    def __init__(self, back: str) -> None:
+        super().__init__()
+        self.back = back
+
+
+#: A path Signpost may send someone back to after a step-up: local, and nothing but letters,
+#: digits, slashes, hyphens and underscores (no scheme, host, query or ``//``).
+_LOCAL_PATH = re.compile(r"^/(?!/)[A-Za-z0-9/_-]{0,200}$")
+
+
+def local_path(value: str | None, default: str) -> str:
+    return value if value and _LOCAL_PATH.match(value) and "//" not in value else default
+
+
+def _back(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> str:
+    """Where a step-up returns: the page itself for a GET; for a form post, the page the
+    handler names in ``opt["step_up_return"]`` (a path with its parameters), else home."""
+    if connection.scope.get("method") == "GET":
+        return local_path(connection.url.path, "/home")
+    template = handler.opt.get("step_up_return")
+    if not template:
+        return "/home"
+    return local_path(template.format(**connection.path_params), "/home")
 
 
 def signed_in_with_role(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -264,4 +290,4 @@ def signed_in_with_role(connection: ASGIConnection[Any, Any, Any, Any], handler:
     if handler.opt.get("step_up"):
         session: SessionState = connection.scope["auth"]
         if not session.stepped_up(connection.app.state.clock()):
-            raise StepUpRequiredError()
+            raise StepUpRequiredError(_back(connection, handler))

@@ -114,7 +114,11 @@ def _record_page(user: PractitionerView, view: access.RecordView, reason: str) -
 
 
 #: Break-glass needs the child-protection permission and a key touch within five minutes.
-BREAK_GLASS = {"roles": (Role.practitioner, Role.la_admin), "step_up": True}
+BREAK_GLASS = {
+    "roles": (Role.practitioner, Role.la_admin),
+    "step_up": True,
+    "step_up_return": "/records/{child_id}/break-glass",
+}
 
 
 async def _may_break_glass(request: Request[Any, Any, Any], state: State, child_id: int) -> PractitionerView:

@@ -66,7 +66,7 @@ def error_response(request: Request[Any, Any, Any], status_code: int) -> Respons
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if not wants_json(request):  # people, not programs: send them where they can carry on
         if isinstance(exc, StepUpRequiredError):
-            return Redirect("/step-up", status_code=303)
+            return Redirect(f"/step-up?next={exc.back}", status_code=303)  # a checked local path
         if isinstance(exc, NotAuthorizedException) and request.method == "GET":
             return Redirect("/login", status_code=303)
     response = error_response(request, exc.status_code)

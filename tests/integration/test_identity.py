@@ -422,7 +422,11 @@ async def test_key_changes_need_a_recent_key_touch(
     clock.advance(minutes=6)
     page = await web.get("/keys/add", follow_redirects=False)
     assert page.status_code == 303
-    assert page.headers["location"] == "/step-up"
+    assert page.headers["location"] == "/step-up?next=/keys/add"
+    for hostile in ("//evil.example", "https://evil.example/", "/keys?x=1", "/a/../b", "keys"):
+        step_up = await web.get("/step-up", params={"next": hostile})
+        assert 'data-next="/keys"' in step_up.text  # anything but a plain local path: key management
+    assert 'data-next="/keys/add"' in (await web.get(page.headers["location"])).text
     options = await post_json(web, "/auth/register/options", {})
     assert options.status_code == 403
     assert (await sign_in(web, key, ORIGIN)).json() == {"redirect": "/keys"}  # the step-up
@@ -567,7 +571,7 @@ async def test_admin_actions_need_a_recent_key_touch_and_cannot_grant_privileged
     clock.advance(minutes=6)
     stale = await web.post("/admin/users/new", data={**form, "role": "practitioner"}, follow_redirects=False)
     assert stale.status_code == 303
-    assert stale.headers["location"] == "/step-up"
+    assert stale.headers["location"] == "/step-up?next=/admin/users"  # a form post: back to its page
     assert await find_by_email(keyring, form["email"]) is None
 
 

@@ -201,7 +201,9 @@ async def test_break_glass_needs_the_permission_a_key_touch_a_reason_and_lasts_o
     assert "Override shielding (child protection only)" in (await open_with(web, child)).text
     clock.advance(minutes=6)  # the key touch of sign-in is now too old
     stale = await web.get(f"/records/{child.id}/break-glass", follow_redirects=False)
-    assert (stale.status_code, stale.headers["location"]) == (303, "/step-up")
+    back = f"/records/{child.id}/break-glass"
+    assert (stale.status_code, stale.headers["location"]) == (303, f"/step-up?next={back}")
+    assert f'data-next="{back}"' in (await web.get(stale.headers["location"])).text  # then back here
     assert (await sign_in(web, ada_key, ORIGIN)).status_code == 200  # a step-up touch
     warning = await web.get(f"/records/{child.id}/break-glass")
     assert "may be at risk of harm if they are found" in warning.text
