@@ -287,7 +287,10 @@ async def migrate() -> list[str]:
 
 #: Indexes made by raw SQL in migrations/ (Piccolo declares no named unique indexes).
 RAW_INDEXES = {
-    "child_signpost_id": "CREATE UNIQUE INDEX IF NOT EXISTS child_signpost_id ON child (signpost_id)"
+    "child_signpost_id": "CREATE UNIQUE INDEX IF NOT EXISTS child_signpost_id ON child (signpost_id)",
+    "audit_entry_child_actor": (
+        "CREATE INDEX IF NOT EXISTS audit_entry_child_actor ON audit_entry (child_id, actor_id, action, at)"
+    ),
 }
 
 

@@ -22,7 +22,9 @@ class AuditEntry(Table, tablename="audit_entry"):
     authority_id = BigInt(null=True, default=None)  # the actor's authority, or the one concerned
     role = Varchar(length=20, null=True, default=None)
     action = Varchar(length=48, null=False)  # dotted, e.g. record.view
-    child_id = BigInt(null=True, default=None, index=True)
+    # Indexed with actor, action and time (``audit_entry_child_actor``, migrations/): a child's
+    # entries, and whether a search showed a child to a practitioner lately, are index lookups.
+    child_id = BigInt(null=True, default=None)
     child_authority_id = BigInt(null=True, default=None)
     subjects = Text(null=False, default="[]")  # canonical JSON list of "kind:id"
     reason = Varchar(length=40, null=True, default=None)  # a reason code from a fixed list

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from app.audit import alerts
 from app.audit import service as audit
@@ -84,18 +85,19 @@ async def authority_of(child_id: int) -> int | None:
     return int(rows[0]["local_authority"]) if rows else None
 
 
+def shown_lately(practitioner_id: int, child_id: int, now: datetime) -> Any:
+    """The query: did a search show this child to this practitioner in the last day?"""
+    return AuditEntry.exists().where(
+        (AuditEntry.child_id == child_id)
+        & (AuditEntry.actor_id == practitioner_id)
+        & (AuditEntry.action == "record.result_returned")
+        & (AuditEntry.at >= now - OPEN_AFTER_SEARCH)
+    )
+
+
 async def may_open(practitioner_id: int, child_id: int, now: datetime) -> bool:
     """Shown to this practitioner by a search lately, or they are involved with the child."""
-    shown = (
-        await AuditEntry.exists()
-        .where(
-            (AuditEntry.child_id == child_id)
-            & (AuditEntry.actor_id == practitioner_id)
-            & (AuditEntry.action == "record.result_returned")
-            & (AuditEntry.at >= now - OPEN_AFTER_SEARCH)
-        )
-        .run()
-    )
+    shown = await shown_lately(practitioner_id, child_id, now).run()
     if shown:
         return True
     return bool(

@@ -20,6 +20,7 @@ from app.database import (
     write_transaction,
     write_unit,
 )
+from app.records.access import shown_lately
 from app.records.tables import LocalAuthority
 from tests.factories import make_authority
 
@@ -131,3 +132,21 @@ async def test_on_sqlite_a_write_unit_may_await_only_its_queries(engine: AnyEngi
     await engine.close_connections()
     assert engine._writer is None
     assert await write_unit(engine, lambda tx: _audited_rename(tx, authority, "Reopened")) == [1]
+
+
+async def test_opening_a_record_asks_the_audit_trail_through_one_index(engine: AnyEngine) -> None:
+    """Whether a search showed a child to a practitioner lately: an index range, not a read of
+    every entry about the child (``audit_entry_child_actor``, made by a migration)."""
+    if isinstance(engine, KeptSQLiteEngine):
+        names = await engine.run_ddl("SELECT name FROM sqlite_master WHERE type = 'index'")
+    else:
+        names = await engine.run_ddl(
+            "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'audit_entry'"
+        )
+    indexes = {row["name"] for row in names}
+    assert "audit_entry_child_actor" in indexes
+    assert "audit_entry_child_id" not in indexes  # its prefix serves every query by child
+    if isinstance(engine, KeptSQLiteEngine):
+        sql = str(shown_lately(2, 1, T0).querystrings[0])  # the query may_open runs, values inlined
+        plan = " ".join(str(row) for row in await engine.run_ddl(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "audit_entry_child_actor (child_id=? AND actor_id=? AND action=? AND at>?)" in plan
