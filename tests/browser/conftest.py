@@ -86,7 +86,8 @@ def live_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def live_server(live_env: dict[str, str]) -> Iterator[str]:
-    """The real service, migrated and serving on a free port; yields its base URL."""
+    """The real service, migrated and serving on a free port with two worker processes (as in
+    production: one per core, sharing the database); yields its base URL."""
     environment = live_env
     data_dir = Path(environment["SIGNPOST_DATA_DIR"])
     port = environment["SIGNPOST_PORT"]
@@ -101,7 +102,7 @@ def live_server(live_env: dict[str, str]) -> Iterator[str]:
     log = data_dir / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [SIGNPOST, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [SIGNPOST, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
             env=environment,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import uvicorn
 
+from app.cli import listening_socket
 from tests.conftest import env_for, production_env
 
 SIGNPOST = str(Path(sys.executable).parent / "signpost")
@@ -206,3 +209,19 @@ def test_keys_init_adds_a_missing_audit_signing_key_to_an_existing_deployment(tm
     assert "Created audit signing key" in upgraded.stdout
     assert (keys / "root-0001.key").read_bytes() == root
     assert_one_clear_line(signpost("keys", "init", env=env), "already holds both keys")
+
+
+def test_connections_to_several_workers_send_without_delay() -> None:
+    """Every connection a worker accepts has Nagle's algorithm off, or a response's body waits
+    for the acknowledgement of its headers (40 ms on Linux)."""
+    config = uvicorn.Config("app.main:asgi_app", factory=True, host="127.0.0.1", port=0, workers=2)
+    listener = listening_socket(config)
+    listener.listen()
+    try:
+        with socket.create_connection(listener.getsockname()[:2]) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+                assert client.fileno() > 0
+    finally:
+        listener.close()
