@@ -187,33 +187,36 @@ async def find(keyring: Keyring, criteria: Criteria) -> Found:
     def named(given: str, family: str) -> bool:
         return family == wanted_family and (not wanted_given or given == wanted_given)
 
-    plain: list[Result] = []
-    postcodes: dict[int, str | None] = {}
+    exact = criteria.signpost_id is None  # a name search: filter the blind index's candidates
+    matches: list[Result] = []
     for row in rows:
+        # Cheapest test first: most candidates share only the truncated index value, and fail
+        # on the date of birth after one decryption instead of six.
+        born = date.fromisoformat(_plain(keyring, "date_of_birth", row) or "")
+        if exact and born != criteria.date_of_birth:
+            continue
+        gender = Gender(_plain(keyring, "gender", row) or Gender.not_specified)
+        if exact and criteria.gender and gender != criteria.gender:
+            continue
         address = decode_address(_plain(keyring, "address", row))
-        plain.append(
+        if exact and criteria.postcode and (
+            address is None or normalise_postcode(address.postcode) != criteria.postcode
+        ):
+            continue
+        matches.append(
             Result(
                 child_id=row["id"],
                 signpost_id=row["signpost_id"],
                 given_name=_plain(keyring, "given_name", row) or "",
                 family_name=_plain(keyring, "family_name", row) or "",
-                date_of_birth=date.fromisoformat(_plain(keyring, "date_of_birth", row) or ""),
-                gender=Gender(_plain(keyring, "gender", row) or Gender.not_specified),
+                date_of_birth=born,
+                gender=gender,
                 town=address.town if address else None,
                 shielded=bool(row["shielded"]),
                 authority_id=row["local_authority"],
             )
         )
-        postcodes[row["id"]] = normalise_postcode(address.postcode) if address else None
-    matches = plain
-    if not criteria.signpost_id:
-        matches = [
-            r
-            for r in plain
-            if r.date_of_birth == criteria.date_of_birth
-            and (not criteria.postcode or postcodes[r.child_id] == criteria.postcode)
-            and (not criteria.gender or r.gender == criteria.gender)
-        ]
+    if exact:
         # Former names are read only for candidates whose current name does not match.
         unnamed = {
             r.child_id
