@@ -89,7 +89,7 @@ def create_app(
                 await database.close(engine)
 
     secret = app_secret(settings)
-    template_config = make_template_config(TEMPLATES_DIR)
+    template_config = make_template_config(TEMPLATES_DIR, reload=not settings.production)
     template_config.engine_instance.engine.globals["csp_nonce"] = csp_nonce
 
     return Litestar(

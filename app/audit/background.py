@@ -1,15 +1,18 @@
-"""The audit trail's background work in each server process: signed checkpoints every few
-seconds when due, and every minute a scan for alert patterns and a purge of spent quota
-counters. A final checkpoint is written at shutdown, so a clean stop leaves every row covered
-by a signature."""
+"""The audit trail's background work, done by one server process at a time (the one holding
+``background.lock`` in the checkpoint directory): signed checkpoints every few seconds when due,
+and every minute a scan for alert patterns and a purge of spent quota counters. Each process
+writes a final checkpoint at shutdown, so a clean stop leaves every row covered by a
+signature."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -22,6 +25,8 @@ log = logging.getLogger("signpost.audit")
 
 CHECK_INTERVAL_SECONDS = 2.0
 SCAN_INTERVAL_SECONDS = 60.0
+#: Rows read and checked between chances for requests to run, before a checkpoint is signed.
+VERIFY_PAGE_ROWS = 250
 
 
 #: The largest log size each checkpoint directory has been seen at by this process.
@@ -75,9 +80,13 @@ async def _since(latest: checkpoints.Checkpoint | None, size: int) -> Problem | 
     first = latest.size if latest else 1  # the checkpoint's own row too: it must still match
     claims = [latest.claim()] if latest else []
     verifier = ChainVerifier(claims, first_seq=first, start_hash=GENESIS)
-    async for row in service.rows_from(first):
+    checked = 0
+    async for row in service.rows_from(first, page=VERIFY_PAGE_ROWS):
         if row["seq"] > size:
             break
+        checked += 1
+        if checked % VERIFY_PAGE_ROWS == 0:
+            await asyncio.sleep(0)  # let requests in between pages: this runs beside them
         if latest is not None and row["seq"] == latest.size:
             if row["entry_hash"] != latest.head_hash:
                 return Problem(row["seq"], "checkpoint_mismatch", "no longer matches the newest checkpoint")
@@ -90,11 +99,52 @@ async def _since(latest: checkpoints.Checkpoint | None, size: int) -> Problem | 
     return None
 
 
+class _Leader:
+    """Holds an exclusive lock on ``background.lock`` in the checkpoint directory while it
+    lives: one worker process does the background work and the others stand by. The lock goes
+    with the process that held it, so another takes over when it stops."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "background.lock"
+        self.handle: IO[str] | None = None
+
+    def holds(self) -> bool:
+        if self.handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                return False
+            self.handle = handle
+        return True
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()  # closing the file releases the lock
+            self.handle = None
+
+
 async def run(settings: Settings, key: Ed25519PrivateKey, clock: Callable[[], datetime]) -> None:
-    """Run until cancelled; a failure is logged and tried again on the next round."""
+    """Run until cancelled, in whichever worker process holds the lead; a failure is logged and
+    tried again on the next round."""
+    leader = _Leader(settings.checkpoint_dir)
+    try:
+        await _rounds(settings, key, clock, leader)
+    finally:
+        leader.release()
+
+
+async def _rounds(
+    settings: Settings, key: Ed25519PrivateKey, clock: Callable[[], datetime], leader: _Leader
+) -> None:
     since_scan = SCAN_INTERVAL_SECONDS
     while True:
         try:
+            if not leader.holds():
+                await asyncio.sleep(CHECK_INTERVAL_SECONDS)
+                continue
             await checkpoint(settings, key, clock())
             if since_scan >= SCAN_INTERVAL_SECONDS:
                 since_scan = 0.0

@@ -199,8 +199,10 @@ async def find(keyring: Keyring, criteria: Criteria) -> Found:
         if exact and criteria.gender and gender != criteria.gender:
             continue
         address = decode_address(_plain(keyring, "address", row))
-        if exact and criteria.postcode and (
-            address is None or normalise_postcode(address.postcode) != criteria.postcode
+        if (
+            exact
+            and criteria.postcode
+            and (address is None or normalise_postcode(address.postcode) != criteria.postcode)
         ):
             continue
         matches.append(

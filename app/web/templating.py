@@ -18,7 +18,7 @@ from litestar.template.config import TemplateConfig
 GOVUK_MACROS = "govuk_frontend_jinja"
 
 
-def make_template_config(templates_dir: Path) -> TemplateConfig[JinjaTemplateEngine]:
+def make_template_config(templates_dir: Path, *, reload: bool = True) -> TemplateConfig[JinjaTemplateEngine]:
     """Templates from ``templates_dir``, plus the GOV.UK Frontend macros under their own prefix.
 
     Autoescape is on for every template, whatever its extension. Undefined values render empty, as
@@ -28,6 +28,7 @@ def make_template_config(templates_dir: Path) -> TemplateConfig[JinjaTemplateEng
     ``{% from "govuk_frontend_jinja/components/button/macro.html" import govukButton %}``.
     Litestar's engine adds the ``csrf_token()``, ``url_for()`` and ``url_for_static_asset()``
     globals; each response adds ``request`` and ``csrf_input`` (markup: use ``|safe``) to the context.
+    With ``reload`` off (production) a template is read once, not checked for changes at every use.
     """
     environment = Environment(
         loader=ChoiceLoader(
@@ -39,5 +40,6 @@ def make_template_config(templates_dir: Path) -> TemplateConfig[JinjaTemplateEng
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=reload,
     )
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))

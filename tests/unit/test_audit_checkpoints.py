@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 from hashlib import sha256
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.audit import checkpoints
+from app.audit import background, checkpoints
 from app.audit.checkpoints import Checkpoint, CheckpointRefusedError
 
 ORIGIN = "signpost.example/signpost-audit"
@@ -66,3 +67,14 @@ def test_the_public_key_file_verifies_what_the_private_key_signed(tmp_path: obje
     signer = checkpoints.load_signing_key(keys)
     public = checkpoints.load_public_key(keys / checkpoints.PUBLIC_KEY_FILE)
     assert checkpoints.parse(checkpoints.sign(CHECKPOINT, signer), public, ORIGIN) == CHECKPOINT
+
+
+def test_one_process_at_a_time_leads_the_background_work(tmp_path: Path) -> None:
+    first, second = background._Leader(tmp_path), background._Leader(tmp_path)
+    assert first.holds()
+    assert first.holds()  # still
+    assert not second.holds()  # a separate open of the lock file, as another process has
+    first.release()
+    assert second.holds()  # the lead passes on when its holder stops
+    assert not first.holds()
+    second.release()
