@@ -1,26 +1,28 @@
-"""Alerts for the privacy officer, raised by features as they happen or found in the trail.
+"""Alerts for the privacy officer, raised by features as they happen.
 
 Features raise an alert in the same transaction as the audit row that explains it (a key whose
 counter went backwards, break-glass access, access to a shielded record, a quota breach). The
-patterns only the trail shows (a practitioner's volume far above their own normal, many searches
-that match nothing or too much) are found by :func:`scan`, which the service runs every minute.
-Each alert has a ``dedupe_key`` so that a pattern is raised once, not once per scan.
+patterns of use (a practitioner's volume far above their own normal, many searches that match
+nothing or too many) are counted in the same write unit as each search and record view
+(:func:`count_activity`), and raised the moment a threshold is crossed: no scan of the trail,
+whose size grows with the nation. Each alert has a ``dedupe_key`` so that a pattern is raised
+once per window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from piccolo.query.functions.aggregate import Count
-
 from app.audit import service
 from app.audit.service import Actor
-from app.audit.tables import Alert, AuditEntry
+from app.audit.tables import Alert
 from app.database import Tx, run, write_transaction
 from app.records.ids import row_ids
+from app.search import counters
+from app.search.tables import UsageCounter
 
 
 class AlertKind(StrEnum):
@@ -41,13 +43,11 @@ ALERT_LABELS: dict[AlertKind, str] = {
     AlertKind.search_pattern: "Many searches that matched nothing or too many records",
 }
 
-#: The actions that count towards a practitioner's volume: records shown to them or opened.
-VOLUME_ACTIONS = ("record.result_returned", "record.view")
+#: A practitioner's volume is the records shown to them in results or opened, per UTC day.
 VOLUME_BASELINE_DAYS = 28
 VOLUME_FLOOR = 50  # never an alert below this many in a day
 VOLUME_FACTOR = 3  # ... nor unless the day is this many times their daily average
-SEARCH_PATTERN_WINDOW = timedelta(hours=1)
-SEARCH_PATTERN_LIMIT = 10
+SEARCH_PATTERN_LIMIT = 10  # searches in a clock hour that matched nothing or too many
 
 
 class AlertStatus(StrEnum):
@@ -89,66 +89,74 @@ async def raise_alert(
     return bool(inserted)
 
 
-async def _counts(
-    actions: tuple[str, ...], since: datetime, until: datetime, **match: Any
-) -> list[dict[str, Any]]:
-    query = AuditEntry.select(AuditEntry.actor_id, AuditEntry.authority_id, Count(alias="n")).where(
-        AuditEntry.action.is_in(list(actions))
-        & (AuditEntry.at >= since)
-        & (AuditEntry.at < until)
-        & AuditEntry.actor_id.is_not_null()
-    )
-    for column, values in match.items():
-        query = query.where(getattr(AuditEntry, column).is_in(values))
-    rows: list[dict[str, Any]] = await query.group_by(AuditEntry.actor_id, AuditEntry.authority_id).run()
-    return rows
+def _day(moment: datetime) -> tuple[str, datetime]:
+    start = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.strftime("%Y-%m-%d"), start + timedelta(days=1)
 
 
-async def scan(now: datetime) -> int:
-    """Look for the patterns only the trail shows; return how many new alerts were raised."""
+async def count_activity(tx: Tx, actor: Actor, now: datetime, *, seen: int, unmatched: bool = False) -> int:
+    """Inside the write unit of a search or a record view: count the records shown or opened to
+    ``actor`` today (UTC) and, for a search that matched nothing or too many, this hour's such
+    searches; raise ``volume_spike`` or ``search_pattern`` the moment a threshold is crossed,
+    audited as ``alert.raised`` in the same unit. Returns how many alerts were raised."""
+    if actor.kind != "practitioner" or actor.id is None or actor.authority_id is None:
+        return 0
+    who = (actor.id, actor.authority_id)
     raised = 0
-    day_start = now - timedelta(days=1)
-    today = [r for r in await _counts(VOLUME_ACTIONS, day_start, now) if r["n"] >= VOLUME_FLOOR]
-    baseline_start = day_start - timedelta(days=VOLUME_BASELINE_DAYS)
-    busy = [r["actor_id"] for r in today]  # only their history is needed: usually nobody's
-    history = (
-        {
-            r["actor_id"]: r["n"]
-            for r in await _counts(VOLUME_ACTIONS, baseline_start, day_start, actor_id=busy)
-        }
-        if busy
-        else {}
-    )
-    for row in today:
-        average = history.get(row["actor_id"], 0) / VOLUME_BASELINE_DAYS
-        if row["n"] >= VOLUME_FLOOR and row["n"] > VOLUME_FACTOR * average and row["authority_id"]:
-            raised += await _raise_found(
-                AlertKind.volume_spike, row, now, f"{row['actor_id']}:{now.date().isoformat()}"
+    if seen:
+        label, ends = _day(now)
+        today = await counters.add(tx, f"volume:{actor.id}:{label}", ends, seen)
+        if today >= VOLUME_FLOOR and (today - seen) // VOLUME_FLOOR < today // VOLUME_FLOOR:
+            before = [
+                f"volume:{actor.id}:{_day(now - timedelta(days=n))[0]}"
+                for n in range(1, VOLUME_BASELINE_DAYS + 1)
+            ]
+            history = await tx.run(
+                UsageCounter.select(UsageCounter.uses).where(UsageCounter.key.is_in(before))
             )
-    searches = await _counts(
-        ("record.search",), now - SEARCH_PATTERN_WINDOW, now, outcome=["no_match", "too_many"]
-    )
-    for row in searches:
-        if row["n"] >= SEARCH_PATTERN_LIMIT and row["authority_id"]:
-            hour = now.strftime("%Y-%m-%dT%H")
-            raised += await _raise_found(AlertKind.search_pattern, row, now, f"{row['actor_id']}:{hour}")
+            average = sum(int(r["uses"]) for r in history) / VOLUME_BASELINE_DAYS
+            if today > VOLUME_FACTOR * average:
+                raised += await _raise_found(tx, AlertKind.volume_spike, who, now, label, today)
+    if unmatched:
+        hour = now.astimezone(UTC).strftime("%Y-%m-%dT%H")
+        ends = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        searches = await counters.add(tx, f"pattern:{actor.id}:{hour}", ends, 1)
+        if searches == SEARCH_PATTERN_LIMIT:
+            raised += await _raise_found(tx, AlertKind.search_pattern, who, now, hour, searches)
     return raised
 
 
-async def _raise_found(kind: AlertKind, row: dict[str, Any], now: datetime, key: str) -> int:
-    async with write_transaction(Alert._meta.db):
-        if not await raise_alert(
-            kind, authority_id=row["authority_id"], at=now, dedupe_key=key, practitioner_id=row["actor_id"]
-        ):
-            return 0
-        await service.record(
-            "alert.raised",
-            Actor("system", authority_id=row["authority_id"]),  # so the authority's officer sees it
-            at=now,
-            subjects=[f"practitioner:{row['actor_id']}"],
-            detail={"kind": kind.value, "count": int(row["n"])},
-        )
+async def _raise_found(
+    tx: Tx, kind: AlertKind, who: tuple[int, int], now: datetime, window: str, count: int
+) -> int:
+    """Raise ``kind`` for ``who`` (practitioner, authority) once per ``window``; audited."""
+    practitioner, authority = who
+    if not await raise_alert(
+        kind,
+        authority_id=authority,
+        at=now,
+        dedupe_key=f"{practitioner}:{window}",
+        practitioner_id=practitioner,
+        tx=tx,
+    ):
+        return 0
+    await service.append(
+        tx,
+        [
+            service.Entry(
+                "alert.raised",
+                Actor("system", authority_id=authority),  # so the authority's officer sees it
+                now,
+                subjects=(f"practitioner:{practitioner}",),
+                detail={"kind": kind.value, "count": count},
+            )
+        ],
+    )
     return 1
+
+
+#: Counters of records seen are kept this long: today's count is compared with the days before.
+VOLUME_KEPT = timedelta(days=VOLUME_BASELINE_DAYS + 2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import Body, FromPath, JSONBody, Parameter
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK
 from webauthn.helpers import bytes_to_base64url
@@ -430,7 +430,7 @@ async def enrol_backup_page() -> Template:
 
 
 @get("/step-up", guards=[signed_in_with_role], opt={"roles": ALL_ROLES})
-async def step_up_page(next_page: Annotated[str | None, Parameter(query="next")] = None) -> Template:
+async def step_up_page(next_page: Annotated[str | None, QueryParameter(name="next")] = None) -> Template:
     """Confirm with a key touch, then go back to ``next`` (a local path; else key management)."""
     return Template("identity/step_up.html", context={"next": sessions.local_path(next_page, "/keys")})
 

@@ -193,6 +193,7 @@ async def open_record(
         if refused is not None:
             return refused
         [seq] = await audit.append(tx, [entry])
+        await alerts.count_activity(tx, viewer, now, seen=1)
         if restricted:
             await alerts.raise_alert(
                 alerts.AlertKind.shielded_access,

@@ -14,7 +14,7 @@ from app.audit import alerts
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.database import Tx
-from app.records.ids import row_ids
+from app.search import counters
 from app.search.tables import UsageCounter
 
 
@@ -80,17 +80,7 @@ async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> int | None:
     until the window ends; the first refusal in a window alerts the privacy officer and is
     audited, in the same unit."""
     key, ends = _key(quota, actor, now)
-    await tx.run(
-        UsageCounter.insert(UsageCounter(id=row_ids.next(), key=key, uses=0, window_ends=ends)).on_conflict(
-            target=UsageCounter.key, action="DO NOTHING"
-        )
-    )
-    rows = await tx.run(
-        UsageCounter.update({UsageCounter.uses: UsageCounter.uses + 1})
-        .where(UsageCounter.key == key)
-        .returning(UsageCounter.uses)
-    )
-    count = int(rows[0]["uses"])
+    count = await counters.add(tx, key, ends)
     if count <= quota.limit:
         return None
     if count == quota.limit + 1 and actor.authority_id is not None:  # the first refusal: tell them
@@ -118,5 +108,11 @@ async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> int | None:
 
 
 async def purge(now: datetime) -> None:
-    """Forget counters whose window ended more than a day ago."""
-    await UsageCounter.delete().where(UsageCounter.window_ends < now - timedelta(days=1)).run()
+    """Forget counters whose window ended more than a day ago, but for the daily volumes that
+    alerts compare with the weeks before (kept ``alerts.VOLUME_KEPT``)."""
+    await (
+        UsageCounter.delete()
+        .where((UsageCounter.window_ends < now - timedelta(days=1)) & UsageCounter.key.not_like("volume:%"))
+        .run()
+    )
+    await UsageCounter.delete().where(UsageCounter.window_ends < now - alerts.VOLUME_KEPT).run()

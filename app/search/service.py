@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from app.audit import alerts
 from app.audit import service as audit
 from app.audit.service import Actor, Entry
 from app.crypto.keyring import Keyring
@@ -268,6 +269,8 @@ async def search(keyring: Keyring, criteria: Criteria, actor: Actor, now: dateti
         refused = await quotas.use(tx, quota, actor, now)
         if refused is None:
             await audit.append(tx, entries)
+            unmatched = found.outcome in ("no_match", "too_many")
+            await alerts.count_activity(tx, actor, now, seen=len(found.results), unmatched=unmatched)
         return refused
 
     if await audit.write(unit) is not None:

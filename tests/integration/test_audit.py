@@ -18,9 +18,11 @@ from app.audit import alerts, background, checkpoints, service
 from app.audit.service import Actor, AuditUnavailableError
 from app.audit.tables import Alert, AuditEntry, AuditWithholding
 from app.audit.verify import verify_database
-from app.database import AnyEngine, write_transaction
+from app.database import AnyEngine, write_transaction, write_unit
 from app.records.ids import row_ids
 from app.records.tables import LocalAuthority
+from app.search import quotas
+from app.search.tables import UsageCounter
 from app.settings import Settings
 from tests.factories import make_authority
 
@@ -266,33 +268,49 @@ async def test_only_codes_can_be_recorded(engine: AnyEngine) -> None:
     assert await AuditEntry.count().run() == 0
 
 
-async def test_the_scan_raises_volume_and_search_pattern_alerts_once(engine: AnyEngine) -> None:
+async def activity(engine: AnyEngine, actor: Actor, at: datetime, seen: int, unmatched: bool = False) -> int:
+    """What a search or a view counts, in a write unit of its own."""
+    return await write_unit(
+        engine, lambda tx: alerts.count_activity(tx, actor, at, seen=seen, unmatched=unmatched)
+    )
+
+
+async def test_activity_raises_volume_and_search_pattern_alerts_once(engine: AnyEngine) -> None:
     now = T0 + timedelta(days=40)
     busy = Actor("practitioner", 501, 1, 77, "practitioner")
     steady = Actor("practitioner", 502, 1, 77, "practitioner")
-    for day in range(1, 29):  # both have a normal of about 10 records a day
-        for actor in (busy, steady):
-            for n in range(10):
-                await service.record(
-                    "record.result_returned", actor, at=now - timedelta(days=day, minutes=n), child_id=n + 1
-                )
-    for n in range(60):  # today busy sees 60, six times their normal; steady sees their usual 10
-        await service.record(
-            "record.result_returned", busy, at=now - timedelta(minutes=n + 1), child_id=n + 1
-        )
-    for n in range(10):
-        await service.record(
-            "record.result_returned", steady, at=now - timedelta(minutes=n + 1), child_id=n + 1
-        )
-        await service.record(
-            "record.search", steady, at=now - timedelta(minutes=n + 1), outcome="no_match", result_count=0
-        )
-    assert await alerts.scan(now) == 2
+    regular = Actor("practitioner", 503, 1, 77, "practitioner")
+    for day in range(1, 29):  # normals: about 10 records a day, and 40 for a busier colleague
+        for actor, seen in ((busy, 10), (steady, 10), (regular, 40)):
+            assert await activity(engine, actor, now - timedelta(days=day), seen) == 0
+    # Today busy sees 60, six times their normal: the alert comes as the count reaches 50.
+    assert [await activity(engine, busy, now, 10) for _ in range(6)] == [0, 0, 0, 0, 1, 0]
+    # Regular reaches 50 (not three times 40), then 100, then 150 (past 120): raised at 150.
+    assert [await activity(engine, regular, now, 25) for _ in range(6)] == [0, 0, 0, 0, 0, 1]
+    # Steady sees their usual 10, but from ten searches that matched nothing.
+    assert [await activity(engine, steady, now, 1, unmatched=True) for _ in range(11)] == [0] * 9 + [1, 0]
     raised = {(a["kind"], a["practitioner_id"], a["authority_id"]) for a in await Alert.select().run()}
-    assert raised == {("volume_spike", 501, 77), ("search_pattern", 502, 77)}
-    assert await alerts.scan(now + timedelta(minutes=1)) == 0  # once, not once per scan
-    audited = await AuditEntry.select(AuditEntry.action).where(AuditEntry.action == "alert.raised").run()
-    assert len(audited) == 2
+    assert raised == {("volume_spike", 501, 77), ("volume_spike", 503, 77), ("search_pattern", 502, 77)}
+    later = now + timedelta(hours=1)  # a new hour: steady's pattern counts afresh
+    assert [await activity(engine, steady, later, 0, unmatched=True) for _ in range(10)][-1] == 1
+    audited = (
+        await AuditEntry.select(AuditEntry.subjects, AuditEntry.actor_kind)
+        .where(AuditEntry.action == "alert.raised")
+        .run()
+    )
+    assert len(audited) == 4
+    assert {a["actor_kind"] for a in audited} == {"system"}
+
+
+async def test_spent_counters_are_purged_but_volumes_kept_for_the_baseline(engine: AnyEngine) -> None:
+    now = T0 + timedelta(days=40)
+    busy = Actor("practitioner", 501, 1, 77, "practitioner")
+    for day in (2, 20, 35):
+        await activity(engine, busy, now - timedelta(days=day), 5, unmatched=True)
+    await quotas.purge(now)
+    kept = sorted(r["key"] for r in await UsageCounter.select(UsageCounter.key).run())
+    born = [(now - timedelta(days=d)).date().isoformat() for d in (20, 2)]
+    assert kept == [f"volume:501:{born[0]}", f"volume:501:{born[1]}"]  # 35 days ago, and patterns: gone
 
 
 async def test_alerts_are_handled_only_within_the_officers_authority(engine: AnyEngine) -> None:

@@ -17,6 +17,7 @@ from app.identity.service import Role
 from app.records.ids import format_signpost_id
 from app.records.schemas import ChildRecord, PersonName
 from app.records.service import create_child
+from app.search.tables import UsageCounter
 from app.settings import DatabaseUrl, load_settings
 from tests.conftest import env_for
 from tests.factories import child_details
@@ -259,3 +260,22 @@ async def test_the_search_quota_holds_across_two_app_instances(
 
 def test_the_date_of_birth_defaults_are_what_the_tests_search_for() -> None:
     assert child_details(1).date_of_birth == date(2014, 2, 28)
+
+
+async def test_searches_that_match_nothing_alert_the_privacy_officer_at_the_tenth(
+    web: CheckedClient, searcher: Person, zoe: ChildRecord
+) -> None:
+    for n in range(9):
+        assert (
+            "No children match"
+            in (await find(web, family_name=f"Nobody-{'x' * n}", given_name="A", **BORN)).text
+        )
+    assert await Alert.count().run() == 0
+    await find(web, family_name="Nobodyatall", given_name="A", **BORN)
+    alerts = await Alert.select().run()
+    assert [(a["kind"], a["practitioner_id"], a["authority_id"]) for a in alerts] == [
+        ("search_pattern", searcher.id, searcher.authority_id)
+    ]
+    await find(web, family_name="O'Brien-Smith", given_name="Zoe", **BORN)  # a match: no more alerts
+    assert await Alert.count().run() == 1
+    assert await UsageCounter.count().where(UsageCounter.key.like("volume:%")).run() == 1  # one seen
