@@ -10,6 +10,12 @@ family name + date of birth + postcode of real seeded children, and record views
     .venv/bin/python benchmarks/search_benchmark.py --children 10000 --data-dir /tmp/search-10k --rate 200
     .venv/bin/python benchmarks/search_benchmark.py --children 12000000 --data-dir /tmp/bench12m --rate 200
 
+With ``--database-url postgresql://...`` the children are seeded into (or reused from) that
+PostgreSQL database instead::
+
+    .venv/bin/python benchmarks/search_benchmark.py --children 1000000 --data-dir /tmp/bench-pg \\
+        --database-url postgresql://postgres@127.0.0.1:5432/signpost_bench --rate 100 200
+
 A data directory that already holds a seeded database (and ``keys/``) is reused. It prints one
 Markdown table row per rate for benchmarks/README.md, with the CPU time the server (all its
 workers) and the load generator each spent per request served.
@@ -31,6 +37,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from app.crypto.keyring import Keyring
@@ -47,8 +54,12 @@ def keys_dir(data_dir: Path) -> Path:
     return data_dir.parent / f"{data_dir.name}-keys"
 
 
-def environment(data_dir: Path, port: int, roots: Path, production: bool) -> dict[str, str]:
+def environment(
+    data_dir: Path, port: int, roots: Path, production: bool, database_url: str | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNPOST_")}
+    if database_url:
+        env["SIGNPOST_DATABASE_URL"] = database_url
     env |= {
         "SIGNPOST_DATA_DIR": str(data_dir),
         "SIGNPOST_KEYS_DIR": str(keys_dir(data_dir)),
@@ -74,31 +85,57 @@ def run(*args: str, env: dict[str, str]) -> str:
     return result.stdout
 
 
-def sample_children(data_dir: Path, count: int) -> list[tuple[str, date, str]]:
+async def sample_children(
+    data_dir: Path, count: int, database_url: str | None
+) -> list[tuple[str, date, str]]:
     """Family name, date of birth and postcode of random unshielded children with an address."""
     keyring = Keyring(keys_dir(data_dir))
+    rows = (
+        asyncio.run(_sample_postgres(database_url, count))
+        if database_url
+        else _sample_sqlite(data_dir, count)
+    )
+    picked: list[tuple[str, date, str]] = []
+    for child_id, family, born, address in rows:
+        postcode = json.loads(keyring.decrypt("child.address", child_id, bytes(address)))["postcode"]
+        picked.append(
+            (
+                keyring.decrypt("child.family_name", child_id, bytes(family)),
+                date.fromisoformat(keyring.decrypt("child.date_of_birth", child_id, bytes(born))),
+                postcode,
+            )
+        )
+    return picked
+
+
+def _sample_sqlite(data_dir: Path, count: int) -> list[tuple[int, bytes, bytes, bytes]]:
     with sqlite3.connect(data_dir / "signpost.sqlite3") as database:
         top = database.execute("SELECT max(rowid) FROM child").fetchone()[0]
-        picked: list[tuple[str, date, str]] = []
         rng = random.Random(7)
-        while len(picked) < count:
+        rows: list[tuple[int, bytes, bytes, bytes]] = []
+        while len(rows) < count:
             row = database.execute(
                 "SELECT id, family_name, date_of_birth, address FROM child "
                 "WHERE rowid >= ? AND shielded = 0 AND address IS NOT NULL LIMIT 1",
                 (rng.randint(1, top),),
             ).fetchone()
-            if row is None:
-                continue
-            child_id, family, born, address = row
-            postcode = json.loads(keyring.decrypt("child.address", child_id, address))["postcode"]
-            picked.append(
-                (
-                    keyring.decrypt("child.family_name", child_id, family),
-                    date.fromisoformat(keyring.decrypt("child.date_of_birth", child_id, born)),
-                    postcode,
-                )
-            )
-    return picked
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+async def _sample_postgres(database_url: str, count: int) -> list[tuple[int, bytes, bytes, bytes]]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("SELECT setseed(0.7)")
+        rows = await connection.fetch(
+            "SELECT id, family_name, date_of_birth, address FROM child "
+            "WHERE NOT shielded AND address IS NOT NULL ORDER BY random() LIMIT $1",
+            count,
+        )
+    finally:
+        await connection.close()
+    return [(r["id"], r["family_name"], r["date_of_birth"], r["address"]) for r in rows]
 
 
 async def enrol(base: str, email: str, code: str, ca: AttestationCA) -> httpx.AsyncClient:
@@ -217,8 +254,8 @@ async def main_async(args: argparse.Namespace) -> None:
     ca = AttestationCA()
     roots = data / "attestation-roots.pem"
     roots.write_bytes(ca.pem)
-    dev = environment(data, args.port, roots, production=False)
-    prod = environment(data, args.port, roots, production=True)
+    dev = environment(data, args.port, roots, production=False, database_url=args.database_url)
+    prod = environment(data, args.port, roots, production=True, database_url=args.database_url)
     run("migrate", env=dev)
     run(
         "seed",
@@ -232,7 +269,7 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     if not (keys_dir(data) / "audit-signing.key").exists():
         run("keys", "init", env=prod)
-    children = sample_children(data, 500)
+    children = await sample_children(data, 500, args.database_url)
     codes = []
     for n in range(args.users):
         email = f"bench{n}.{time.time_ns()}@bench.example.org"
@@ -304,7 +341,10 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, required=True)
-    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True, help="keys and checkpoints (and SQLite)")
+    parser.add_argument(
+        "--database-url", help="a PostgreSQL database to seed and serve from, instead of SQLite in --data-dir"
+    )
     parser.add_argument(
         "--rate", type=float, nargs="+", default=[200], help="requests per second offered (one run each)"
     )
