@@ -90,11 +90,7 @@ async def sample_children(
 ) -> list[tuple[str, date, str]]:
     """Family name, date of birth and postcode of random unshielded children with an address."""
     keyring = Keyring(keys_dir(data_dir))
-    rows = (
-        asyncio.run(_sample_postgres(database_url, count))
-        if database_url
-        else _sample_sqlite(data_dir, count)
-    )
+    rows = await _sample_postgres(database_url, count) if database_url else _sample_sqlite(data_dir, count)
     picked: list[tuple[str, date, str]] = []
     for child_id, family, born, address in rows:
         postcode = json.loads(keyring.decrypt("child.address", child_id, bytes(address)))["postcode"]
