@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import aiosqlite
 from piccolo.apps.migrations.commands.base import BaseMigrationManager
@@ -104,6 +104,9 @@ class _SQLiteTx:
         return rows
 
 
+#: Pages of write-ahead log (4 KiB each) after which the writer folds it back itself.
+WRITER_AUTOCHECKPOINT_PAGES = 10_000
+
 #: Set on each kept connection. A page cache of 64 MiB (SQLite's default is 2 MiB) keeps the
 #: upper levels of the 12-million-row tables and their indexes in memory.
 KEPT_CONNECTION_PRAGMAS = (
@@ -139,7 +142,7 @@ class KeptSQLiteEngine(SQLiteEngine):
         super().__init__(**kwargs)
         self._readers: dict[int, Any] = {}
         self._writer: ThreadPoolExecutor | None = None
-        self._writer_connection: tuple[sqlite3.Connection, IO[str]] | None = None  # and its turn
+        self._writer_connection: tuple[sqlite3.Connection, int] | None = None  # and its lock file
         self._writer_thread: int | None = None
 
     async def _reader(self) -> Any:
@@ -172,22 +175,14 @@ class KeptSQLiteEngine(SQLiteEngine):
     def _write(self, unit: WriteUnit[T]) -> T:
         """On the writer thread: the whole unit in one transaction, synchronously."""
         if self._writer_connection is None:
-            connection = sqlite3.connect(**self.connection_kwargs)
-            connection.row_factory = dict_factory
-            for pragma in KEPT_CONNECTION_PRAGMAS:
-                connection.execute(pragma)
-            # Its commits never copy the write-ahead log into the database (a stall of tens of
-            # milliseconds with the write lock held): the background work does that instead,
-            # beside the writers (checkpoint_wal).
-            connection.execute("PRAGMA wal_autocheckpoint = 0")
-            turns = Path(f"{self.path}-writers").open("a")  # noqa: SIM115  # kept while connected
-            self._writer_connection = (connection, turns)
+            self._writer_connection = self._connect_writer()
             self._writer_thread = threading.get_ident()
         connection, turn = self._writer_connection
         # Writer threads of every worker process take turns on a file lock first: the kernel
         # wakes the next one as soon as the lock is free, where SQLite's busy handler would
-        # sleep and poll (1, 2, 5 ... 100 ms), unfairly, so that a unlucky write could wait
-        # a second under load. BEGIN IMMEDIATE then finds the database free.
+        # sleep and poll (1, 2, 5 ... 100 ms), unfairly, so that an unlucky write could wait a
+        # second under load. BEGIN IMMEDIATE then finds the database free, unless a writer that
+        # does not take turns (a sign-in, a command) holds it: then SQLite's busy timeout.
         fcntl.flock(turn, fcntl.LOCK_EX)
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -195,12 +190,45 @@ class KeptSQLiteEngine(SQLiteEngine):
                 result = _finish(unit(_SQLiteTx(connection)))
                 connection.execute("COMMIT")
             except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
+                self._roll_back(connection)
                 raise
         finally:
             fcntl.flock(turn, fcntl.LOCK_UN)
         return result
+
+    def _connect_writer(self) -> tuple[sqlite3.Connection, int]:
+        # Read-only is enough to lock, whoever created the file (a command run as another user).
+        turn = os.open(f"{self.path}-writers", os.O_RDONLY | os.O_CREAT, 0o644)
+        try:
+            connection = sqlite3.connect(**self.connection_kwargs)
+        except BaseException:
+            os.close(turn)
+            raise
+        connection.row_factory = dict_factory
+        for pragma in KEPT_CONNECTION_PRAGMAS:
+            connection.execute(pragma)
+        # Its commits leave copying the write-ahead log into the database (a stall of tens of
+        # milliseconds with the write lock held) to the background work (checkpoint_wal),
+        # unless the log grows past about 40 MiB without it.
+        connection.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
+        return connection, turn
+
+    def _roll_back(self, connection: sqlite3.Connection) -> None:
+        """Roll back; a connection that cannot is dropped, so the next unit starts afresh."""
+        with contextlib.suppress(sqlite3.Error):
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+        if connection.in_transaction:
+            self._close_writer()
+
+    def _close_writer(self) -> None:
+        """On the writer thread: close its connection and its lock file."""
+        kept, self._writer_connection = self._writer_connection, None
+        if kept is not None:
+            connection, turn = kept
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
+            os.close(turn)
 
     async def checkpoint_wal(self) -> None:
         """Copy committed pages from the write-ahead log into the database, without waiting for
@@ -221,11 +249,10 @@ class KeptSQLiteEngine(SQLiteEngine):
             await reader.close()
         writer, self._writer = self._writer, None
         if writer is not None:
-            kept, self._writer_connection = self._writer_connection, None
-            if kept is not None:
-                await asyncio.get_running_loop().run_in_executor(writer, kept[0].close)
-                kept[1].close()
+            # After any unit queued before it, on the thread that owns the connection.
+            await asyncio.get_running_loop().run_in_executor(writer, self._close_writer)
             writer.shutdown()
+            self._writer_thread = None
 
 
 def _finish(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -65,7 +65,8 @@ def create_app(
 ) -> Litestar:
     """The app; with ``manage_engine`` it opens the engine's connection pool in its own event loop
     at start-up and closes it at shutdown (a worker process owns its engine). With
-    ``background_tasks`` it signs audit checkpoints and scans for alerts while it runs."""
+    ``background_tasks`` it takes its turn at the background work (audit checkpoints, the SQLite
+    log, spent counters) while it runs."""
     database.use_engine(engine)
     signing_key = audit_key or checkpoints.load_signing_key(settings.keys_dir, create=not settings.production)
 

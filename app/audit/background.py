@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -108,23 +108,23 @@ class _Leader:
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / "background.lock"
-        self.handle: IO[str] | None = None
+        self.handle: int | None = None
 
     def holds(self) -> bool:
         if self.handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.path.open("a")
+            handle = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)  # read-only locks too
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                handle.close()
+                os.close(handle)
                 return False
             self.handle = handle
         return True
 
     def release(self) -> None:
         if self.handle is not None:
-            self.handle.close()  # closing the file releases the lock
+            os.close(self.handle)  # closing the file releases the lock
             self.handle = None
 
 
@@ -147,12 +147,23 @@ async def _rounds(
             if not leader.holds():
                 await asyncio.sleep(CHECK_INTERVAL_SECONDS)
                 continue
-            await checkpoint(settings, key, clock())
-            await database.checkpoint_wal(AuditEntry._meta.db)
-            if since_purge >= PURGE_INTERVAL_SECONDS:
-                since_purge = 0.0
-                await quotas.purge(clock())
-        except Exception as exc:  # keep going: the next round may succeed (e.g. database back)
-            log.error("audit.background_failed error=%s", type(exc).__name__)
+        except OSError as exc:  # the lock file cannot be opened: try again next round
+            log.error("audit.background_lock_failed error=%s", type(exc).__name__)
+            await asyncio.sleep(CHECK_INTERVAL_SECONDS)
+            continue
+        # Each task on its own: one that fails (e.g. a checkpoint directory gone read-only)
+        # must not stop the others; each is tried again on the next round.
+        tasks: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("checkpoint", lambda: checkpoint(settings, key, clock())),
+            ("wal", lambda: database.checkpoint_wal(AuditEntry._meta.db)),
+        ]
+        if since_purge >= PURGE_INTERVAL_SECONDS:
+            since_purge = 0.0
+            tasks.append(("purge", lambda: quotas.purge(clock())))
+        for name, task in tasks:
+            try:
+                await task()
+            except Exception as exc:  # keep going: the next round may succeed (e.g. database back)
+                log.error("audit.background_failed task=%s error=%s", name, type(exc).__name__)
         await asyncio.sleep(CHECK_INTERVAL_SECONDS)
         since_purge += CHECK_INTERVAL_SECONDS

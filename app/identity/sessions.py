@@ -260,11 +260,11 @@ class StepUpRequiredError(PermissionDeniedException):
 
 #: A path Signpost may send someone back to after a step-up: local, and nothing but letters,
 #: digits, slashes, hyphens and underscores (no scheme, host, query or ``//``).
-_LOCAL_PATH = re.compile(r"^/(?!/)[A-Za-z0-9/_-]{0,200}$")
+_LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9/_-]{0,200}")
 
 
 def local_path(value: str | None, default: str) -> str:
-    return value if value and _LOCAL_PATH.match(value) and "//" not in value else default
+    return value if value and _LOCAL_PATH.fullmatch(value) and "//" not in value else default
 
 
 def _back(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> str:

@@ -64,6 +64,13 @@ def check(quota: Quota, actor: Actor, now: datetime) -> None:
         raise QuotaExceededError(quota, _retry_after(ends, now))
 
 
+async def at_limit(quota: Quota, actor: Actor, now: datetime) -> bool:
+    """Whether the next use in this window would be refused (a read of the shared counter)."""
+    key, _ = _key(quota, actor, now)
+    rows = await UsageCounter.select(UsageCounter.uses).where(UsageCounter.key == key).run()
+    return bool(rows) and int(rows[0]["uses"]) >= quota.limit
+
+
 def refused(quota: Quota, actor: Actor, now: datetime) -> QuotaExceededError:
     """Remember a refusal that :func:`use` reported and was committed; the error to raise."""
     key, ends = _key(quota, actor, now)

@@ -1,6 +1,6 @@
 """The audit trail on a real database (SQLite and PostgreSQL): same-transaction writes, one
 writer at a time, append-only tables, verification after tampering, checkpoints, the citizen
-view and the alert scan."""
+view and the alerts that patterns of use raise."""
 
 from __future__ import annotations
 

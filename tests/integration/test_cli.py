@@ -218,10 +218,9 @@ def test_connections_to_several_workers_send_without_delay() -> None:
     listener = listening_socket(config)
     listener.listen()
     try:
-        with socket.create_connection(listener.getsockname()[:2]) as client:
+        with socket.create_connection(listener.getsockname()[:2]):
             accepted, _ = listener.accept()
             with accepted:
                 assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
-                assert client.fileno() > 0
     finally:
         listener.close()

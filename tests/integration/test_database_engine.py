@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,26 @@ async def test_opening_a_record_asks_the_audit_trail_through_one_index(engine: A
         sql = str(shown_lately(2, 1, T0).querystrings[0])  # the query may_open runs, values inlined
         plan = " ".join(str(row) for row in await engine.run_ddl(f"EXPLAIN QUERY PLAN {sql}"))
         assert "audit_entry_child_actor (child_id=? AND actor_id=? AND action=? AND at>?)" in plan
+
+
+async def test_write_units_of_two_processes_take_turns(engine: AnyEngine) -> None:
+    """Two engines on one SQLite file, as two worker processes have: each its own writer
+    thread, connection and lock-file handle, so they take turns as processes do."""
+    if not isinstance(engine, KeptSQLiteEngine):
+        pytest.skip("SQLite only: on PostgreSQL the advisory lock serialises writers")
+    other = KeptSQLiteEngine(path=engine.path, timeout=30)
+    authority = await make_authority()
+
+    def rename(n: int) -> WriteUnit[list[int]]:
+        return lambda tx: _audited_rename(tx, authority, f"Name {n}")
+
+    try:
+        results = await asyncio.gather(
+            *(write_unit(other if n % 2 else engine, rename(n)) for n in range(40))
+        )
+    finally:
+        await other.close_connections()
+    assert sorted(seq for [seq] in results) == list(range(1, 41))
+    rows = await AuditEntry.select().order_by(AuditEntry.seq).run()
+    assert all(rows[n]["prev_hash"] == rows[n - 1]["entry_hash"] for n in range(1, 40))
+    assert Path(f"{engine.path}-writers").exists()

@@ -15,7 +15,7 @@ from msgspec.structs import replace
 from app.audit.tables import Alert, AuditEntry
 from app.crypto.keyring import Keyring
 from app.identity.service import Role
-from app.identity.tables import Session, ShieldOverride
+from app.identity.tables import Practitioner, Session, ShieldOverride
 from app.records.schemas import ChildRecord
 from app.records.service import create_child
 from app.records.tables import Carer, Child, FormerName, Involvement
@@ -172,6 +172,26 @@ async def test_the_daily_view_quota(
     assert "Quillfeather" not in refused.text
     assert [a["kind"] for a in await Alert.select().run()] == ["quota_breach"]
     assert await AuditEntry.count().where(AuditEntry.action == "record.view").run() == 6
+
+
+async def test_break_glass_at_the_view_quota_breaks_nothing(
+    web: CheckedClient, ada: Person, keyring: Keyring
+) -> None:
+    await Practitioner.update({Practitioner.child_protection: True}).where(Practitioner.id == ada.id).run()
+    child = await create_child(keyring, replace(child_details(ada.authority_id), shielded=True))
+    await search_for(web)
+    for _ in range(6):  # the day's quota in this test: six views
+        assert (await open_with(web, child)).status_code == 200
+    refused = await web.post(
+        f"/records/{child.id}/break-glass",
+        data={**token(web), "reason": "safeguarding_concern", "understood": "yes"},
+    )
+    assert refused.status_code == 429
+    assert "17 Quillfeather Lane" not in refused.text
+    assert await ShieldOverride.count().run() == 0
+    assert await AuditEntry.count().where(AuditEntry.action == "record.break_glass").run() == 0
+    assert await Alert.count().where(Alert.kind == "break_glass").run() == 0
+    assert await Alert.count().where(Alert.kind == "quota_breach").run() == 1  # the refusal, told
 
 
 async def test_break_glass_needs_the_permission_a_key_touch_a_reason_and_lasts_one_session(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import types
 from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
@@ -11,8 +14,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from app import database
 from app.audit import background, checkpoints
 from app.audit.checkpoints import Checkpoint, CheckpointRefusedError
+from app.search import quotas
 
 ORIGIN = "signpost.example/signpost-audit"
 KEY = Ed25519PrivateKey.generate()
@@ -78,3 +83,37 @@ def test_one_process_at_a_time_leads_the_background_work(tmp_path: Path) -> None
     assert second.holds()  # the lead passes on when its holder stops
     assert not first.holds()
     second.release()
+
+
+async def test_a_failing_checkpoint_does_not_stop_the_rest_of_the_background_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        calls.append("checkpoint")
+        raise OSError("checkpoint directory is read-only")
+
+    async def fold(engine: object) -> None:
+        calls.append("wal")
+
+    async def purge(now: datetime) -> None:
+        calls.append("purge")
+
+    monkeypatch.setattr(background, "checkpoint", broken)
+    monkeypatch.setattr(database, "checkpoint_wal", fold)
+    monkeypatch.setattr(quotas, "purge", purge)
+    monkeypatch.setattr(background, "CHECK_INTERVAL_SECONDS", 0.01)
+    settings = types.SimpleNamespace(checkpoint_dir=tmp_path)
+    leader = background._Leader(tmp_path)
+    task = asyncio.create_task(
+        background._rounds(settings, Ed25519PrivateKey.generate(), lambda: datetime.now(UTC), leader)  # type: ignore[arg-type]
+    )
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    leader.release()
+    assert calls.count("wal") >= 3  # every round, though every checkpoint failed
+    assert calls.count("checkpoint") == calls.count("wal")
+    assert calls.count("purge") == 1  # once a minute
