@@ -142,7 +142,8 @@ class KeptSQLiteEngine(SQLiteEngine):
         super().__init__(**kwargs)
         self._readers: dict[int, Any] = {}
         self._writer: ThreadPoolExecutor | None = None
-        self._writer_connection: tuple[sqlite3.Connection, int] | None = None  # and its lock file
+        self._writer_connection: sqlite3.Connection | None = None
+        self._turn: int | None = None  # the writers' lock file, open while the writer lives
         self._writer_thread: int | None = None
 
     async def _reader(self) -> Any:
@@ -174,10 +175,14 @@ class KeptSQLiteEngine(SQLiteEngine):
 
     def _write(self, unit: WriteUnit[T]) -> T:
         """On the writer thread: the whole unit in one transaction, synchronously."""
+        if self._turn is None:
+            # Read-only is enough to lock, whoever created the file (a command run as another
+            # user).
+            self._turn = os.open(f"{self.path}-writers", os.O_RDONLY | os.O_CREAT, 0o644)
         if self._writer_connection is None:
             self._writer_connection = self._connect_writer()
             self._writer_thread = threading.get_ident()
-        connection, turn = self._writer_connection
+        connection, turn = self._writer_connection, self._turn
         # Writer threads of every worker process take turns on a file lock first: the kernel
         # wakes the next one as soon as the lock is free, where SQLite's busy handler would
         # sleep and poll (1, 2, 5 ... 100 ms), unfairly, so that an unlucky write could wait a
@@ -196,14 +201,8 @@ class KeptSQLiteEngine(SQLiteEngine):
             fcntl.flock(turn, fcntl.LOCK_UN)
         return result
 
-    def _connect_writer(self) -> tuple[sqlite3.Connection, int]:
-        # Read-only is enough to lock, whoever created the file (a command run as another user).
-        turn = os.open(f"{self.path}-writers", os.O_RDONLY | os.O_CREAT, 0o644)
-        try:
-            connection = sqlite3.connect(**self.connection_kwargs)
-        except BaseException:
-            os.close(turn)
-            raise
+    def _connect_writer(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(**self.connection_kwargs)
         connection.row_factory = dict_factory
         for pragma in KEPT_CONNECTION_PRAGMAS:
             connection.execute(pragma)
@@ -211,7 +210,7 @@ class KeptSQLiteEngine(SQLiteEngine):
         # milliseconds with the write lock held) to the background work (checkpoint_wal),
         # unless the log grows past about 40 MiB without it.
         connection.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
-        return connection, turn
+        return connection
 
     def _roll_back(self, connection: sqlite3.Connection) -> None:
         """Roll back; a connection that cannot is dropped, so the next unit starts afresh."""
@@ -219,15 +218,18 @@ class KeptSQLiteEngine(SQLiteEngine):
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
         if connection.in_transaction:
-            self._close_writer()
-
-    def _close_writer(self) -> None:
-        """On the writer thread: close its connection and its lock file."""
-        kept, self._writer_connection = self._writer_connection, None
-        if kept is not None:
-            connection, turn = kept
+            self._writer_connection = None
             with contextlib.suppress(sqlite3.Error):
                 connection.close()
+
+    def _close_writer(self) -> None:
+        """On the writer thread, between units: close its connection and its lock file."""
+        connection, self._writer_connection = self._writer_connection, None
+        if connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
+        turn, self._turn = self._turn, None
+        if turn is not None:
             os.close(turn)
 
     async def checkpoint_wal(self) -> None:
