@@ -27,6 +27,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
 from piccolo.query.base import Query
+from piccolo.querystring import QueryString
 
 import app.piccolo_conf
 from app.audit.tables import AUDIT_TABLES
@@ -62,13 +63,18 @@ class MigrationState:
         return not self.pending and not self.unknown
 
 
+Statement = Query[Any, Any] | QueryString | str
+
+
 class Tx(Protocol):
     """How a write unit runs its queries: every one inside the unit's single transaction.
 
-    ``run`` takes a Piccolo query (or a raw SQL statement) and returns the rows as plain dicts.
+    ``run`` takes a Piccolo query, a Piccolo ``QueryString`` (SQL with ``{}`` for each bound
+    value, for the statements the ORM cannot write), or a raw statement without values; it
+    returns the rows as plain dicts.
     """
 
-    async def run(self, query: Query[Any, Any] | str) -> list[dict[str, Any]]: ...
+    async def run(self, query: Statement) -> list[dict[str, Any]]: ...
 
 
 T = TypeVar("T")
@@ -81,9 +87,11 @@ class _OrmTx:
     def __init__(self, engine: AnyEngine) -> None:
         self.engine = engine
 
-    async def run(self, query: Query[Any, Any] | str) -> list[dict[str, Any]]:
+    async def run(self, query: Statement) -> list[dict[str, Any]]:
         if isinstance(query, str):
             return list(await self.engine.run_ddl(query) or [])
+        if isinstance(query, QueryString):
+            return [dict(row) for row in await self.engine.run_querystring(query) or []]
         return list(await query.run())
 
 
@@ -93,9 +101,11 @@ class _SQLiteTx:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
 
-    async def run(self, query: Query[Any, Any] | str) -> list[dict[str, Any]]:
+    async def run(self, query: Statement) -> list[dict[str, Any]]:
         if isinstance(query, str):
             statements: list[tuple[str, list[Any]]] = [(query, [])]
+        elif isinstance(query, QueryString):
+            statements = [query.compile_string(engine_type="sqlite")]
         else:
             statements = [qs.compile_string(engine_type="sqlite") for qs in query.querystrings]
         rows: list[dict[str, Any]] = []

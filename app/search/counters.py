@@ -6,21 +6,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from piccolo.querystring import QueryString
+
 from app.database import Tx
 from app.records.ids import row_ids
-from app.search.tables import UsageCounter
+
+#: One statement on SQLite and PostgreSQL alike (the ORM would need two).
+_ADD = (
+    'INSERT INTO "usage_counter" ("id", "key", "uses", "window_ends") VALUES ({}, {}, {}, {}) '
+    'ON CONFLICT ("key") DO UPDATE SET "uses" = "usage_counter"."uses" + excluded."uses" '
+    'RETURNING "uses"'
+)
 
 
 async def add(tx: Tx, key: str, ends: datetime, amount: int = 1) -> int:
     """Add ``amount`` to the counter ``key`` (made if missing) and return its new value."""
-    await tx.run(
-        UsageCounter.insert(UsageCounter(id=row_ids.next(), key=key, uses=0, window_ends=ends)).on_conflict(
-            target=UsageCounter.key, action="DO NOTHING"
-        )
-    )
-    rows = await tx.run(
-        UsageCounter.update({UsageCounter.uses: UsageCounter.uses + amount})
-        .where(UsageCounter.key == key)
-        .returning(UsageCounter.uses)
-    )
+    rows = await tx.run(QueryString(_ADD, row_ids.next(), key, amount, ends))
     return int(rows[0]["uses"])
