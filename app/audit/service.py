@@ -189,11 +189,7 @@ async def append(tx: Tx, entries: Iterable[Entry]) -> list[int]:
         return []
     if isinstance(AuditEntry._meta.db, PostgresEngine):
         await tx.run(f"SELECT pg_advisory_xact_lock({POSTGRES_LOCK_KEY})")
-    head = await tx.run(
-        AuditEntry.select(AuditEntry.seq, AuditEntry.entry_hash)
-        .order_by(AuditEntry.seq, ascending=False)
-        .limit(1)
-    )
+    head = await tx.run(QueryString(_HEAD))
     seq = int(head[0]["seq"]) if head else 0
     prev = str(head[0]["entry_hash"]) if head else GENESIS
     rows = []
@@ -205,6 +201,9 @@ async def append(tx: Tx, entries: Iterable[Entry]) -> list[int]:
     await tx.run(_insert(rows))
     return [int(r["seq"]) for r in rows]
 
+
+#: The head of the chain, read under the writer lock by every append.
+_HEAD = 'SELECT "seq", "entry_hash" FROM "audit_entry" ORDER BY "seq" DESC LIMIT 1'
 
 #: The columns of an audit row, in the order :func:`_row` gives them.
 _COLUMN_NAMES = tuple(c._meta.db_column_name for c in AuditEntry._meta.columns)
