@@ -313,18 +313,19 @@ async def _enrolment_failed(
     )
 
 
+#: Read on every signed-in request: one fixed statement (the ORM builds the join afresh each time).
+_PRACTITIONER = (
+    'SELECT "practitioner".*, "organisation"."name" AS "organisation_name", '
+    '"organisation"."local_authority" AS "local_authority_id" '
+    'FROM "practitioner" JOIN "organisation" ON "organisation"."id" = "practitioner"."organisation" '
+    'WHERE "practitioner"."id" = {}'
+)
+
+
 async def load_practitioner(
     keyring: Keyring, practitioner_id: int, *, count_keys: bool = True
 ) -> PractitionerView | None:
-    rows = (
-        await Practitioner.select(
-            *Practitioner.all_columns(),
-            Practitioner.organisation.name.as_alias("organisation_name"),
-            Practitioner.organisation.local_authority.as_alias("local_authority_id"),
-        )
-        .where(Practitioner.id == practitioner_id)
-        .run()
-    )
+    rows = await Practitioner.raw(_PRACTITIONER, practitioner_id).run()
     if not rows:
         return None
     row = rows[0]

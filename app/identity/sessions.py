@@ -114,7 +114,7 @@ async def resume(token: str, now: datetime) -> SessionState | None:
     or expired (and then deleted, so the same cookie can never come back)."""
     if not token or len(token) > 100:
         return None
-    rows = await Session.select().where(Session.token_hash == token_hash(token)).run()
+    rows = await Session.raw('SELECT * FROM "session" WHERE "token_hash" = {}', token_hash(token)).run()
     if not rows:
         return None
     row = rows[0]
