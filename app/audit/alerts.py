@@ -12,7 +12,7 @@ once per window.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -89,11 +89,6 @@ async def raise_alert(
     return bool(inserted)
 
 
-def _day(moment: datetime) -> tuple[str, datetime]:
-    start = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return start.strftime("%Y-%m-%d"), start + timedelta(days=1)
-
-
 async def count_activity(tx: Tx, actor: Actor, now: datetime, *, seen: int, unmatched: bool = False) -> int:
     """Inside the write unit of a search or a record view: count the records shown or opened to
     ``actor`` today (UTC) and, for a search that matched nothing or too many, this hour's such
@@ -104,11 +99,11 @@ async def count_activity(tx: Tx, actor: Actor, now: datetime, *, seen: int, unma
     who = (actor.id, actor.authority_id)
     raised = 0
     if seen:
-        label, ends = _day(now)
+        label, ends = counters.window(now, hourly=False)
         today = await counters.add(tx, f"volume:{actor.id}:{label}", ends, seen)
         if today >= VOLUME_FLOOR and (today - seen) // VOLUME_FLOOR < today // VOLUME_FLOOR:
             before = [
-                f"volume:{actor.id}:{_day(now - timedelta(days=n))[0]}"
+                f"volume:{actor.id}:{counters.window(now - timedelta(days=n), hourly=False)[0]}"
                 for n in range(1, VOLUME_BASELINE_DAYS + 1)
             ]
             history = await tx.run(
@@ -118,8 +113,7 @@ async def count_activity(tx: Tx, actor: Actor, now: datetime, *, seen: int, unma
             if today > VOLUME_FACTOR * average:
                 raised += await _raise_found(tx, AlertKind.volume_spike, who, now, label, today)
     if unmatched:
-        hour = now.astimezone(UTC).strftime("%Y-%m-%dT%H")
-        ends = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        hour, ends = counters.window(now, hourly=True)
         searches = await counters.add(tx, f"pattern:{actor.id}:{hour}", ends, 1)
         if searches == SEARCH_PATTERN_LIMIT:
             raised += await _raise_found(tx, AlertKind.search_pattern, who, now, hour, searches)

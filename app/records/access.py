@@ -22,7 +22,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.audit.tables import AuditEntry
 from app.crypto.keyring import Keyring
-from app.database import Tx, write_transaction
+from app.database import Tx
 from app.identity.tables import ShieldOverride
 from app.records.codes import SENSITIVE_SERVICES, Gender, Relationship, ServiceType
 from app.records.schemas import Address
@@ -127,34 +127,34 @@ async def overridden(session_id: int | None, child_id: int) -> bool:
     )
 
 
-async def break_glass(session_id: int, child_id: int, viewer: Actor, reason: str, now: datetime) -> None:
-    """Override shielding for this child, for this session only: audited with the reason, and
-    the privacy officer of the child's authority alerted at once, in one transaction."""
-    authority = await authority_of(child_id)
-    if authority is None:
-        raise LookupError(child_id)
-    async with write_transaction(Child._meta.db):
-        await ShieldOverride.insert(
-            ShieldOverride(session=session_id, child_id=child_id, granted_at=now)
-        ).run()
-        seq = await audit.record(
-            "record.break_glass",
-            viewer,
-            at=now,
-            child_id=child_id,
-            child_authority_id=authority,
-            reason=reason,
-            detail={"shielded": True},
-        )
-        await alerts.raise_alert(
-            alerts.AlertKind.break_glass,
-            authority_id=authority,
-            at=now,
-            dedupe_key=f"{session_id}:{child_id}",
-            practitioner_id=viewer.id,
-            child_id=child_id,
-            audit_seq=seq,
-        )
+async def _break_glass(
+    tx: Tx, session_id: int, child_id: int, authority: int, viewer: Actor, reason: str, now: datetime
+) -> None:
+    await tx.run(ShieldOverride.insert(ShieldOverride(session=session_id, child_id=child_id, granted_at=now)))
+    [seq] = await audit.append(
+        tx,
+        [
+            audit.Entry(
+                "record.break_glass",
+                viewer,
+                now,
+                child_id=child_id,
+                child_authority_id=authority,
+                reason=reason,
+                detail={"shielded": True},
+            )
+        ],
+    )
+    await alerts.raise_alert(
+        alerts.AlertKind.break_glass,
+        authority_id=authority,
+        at=now,
+        dedupe_key=f"{session_id}:{child_id}",
+        practitioner_id=viewer.id,
+        child_id=child_id,
+        audit_seq=seq,
+        tx=tx,
+    )
 
 
 async def open_record(
@@ -165,18 +165,26 @@ async def open_record(
     now: datetime,
     quota: Quota,
     session_id: int | None = None,
+    *,
+    breaking_glass: bool = False,
 ) -> RecordView:
     """Decrypt the record for ``viewer``, count the view against ``quota`` and audit it with
     ``reason`` (a code from ``REASON_LABELS``), in one write unit with any shielded-access
-    alert. Past the quota: :class:`QuotaExceededError`, and nothing is shown. A shielded record
-    is shown in full to the authority's Signpost team, and in a session that broke the glass."""
+    alert. Past the quota: :class:`QuotaExceededError`, and nothing is shown or written but the
+    refusal. A shielded record is shown in full to the authority's Signpost team, and in a
+    session that broke the glass.
+
+    ``breaking_glass`` (with ``session_id``): override shielding for this child for this
+    session, in the same unit, so only for a view the quota allows: audited with the reason
+    (``record.break_glass``) and the privacy officer of the child's authority alerted at once."""
     quotas.check(quota, viewer, now)
     record = await load_child(keyring, child_id)
     details = record.details
     rows = await LocalAuthority.select().where(LocalAuthority.id == details.local_authority_id).run()
     authority = rows[0]
     team = viewer.role == "la_admin" and viewer.authority_id == details.local_authority_id
-    glass = details.shielded and not team and await overridden(session_id, child_id)
+    breaking = session_id if breaking_glass and details.shielded and not team else None  # its session
+    glass = details.shielded and not team and (breaking is not None or await overridden(session_id, child_id))
     restricted = details.shielded and not team and not glass
     entry = audit.Entry(
         "record.view",
@@ -188,10 +196,11 @@ async def open_record(
         detail={"shielded": True, "break_glass": glass} if details.shielded else None,
     )
 
-    async def unit(tx: Tx) -> int | None:
-        refused = await quotas.use(tx, quota, viewer, now)
-        if refused is not None:
-            return refused
+    async def unit(tx: Tx) -> bool:
+        if not await quotas.use(tx, quota, viewer, now):
+            return False
+        if breaking is not None:
+            await _break_glass(tx, breaking, child_id, details.local_authority_id, viewer, reason, now)
         [seq] = await audit.append(tx, [entry])
         await alerts.count_activity(tx, viewer, now, seen=1)
         if restricted:
@@ -205,9 +214,9 @@ async def open_record(
                 audit_seq=seq,
                 tx=tx,
             )
-        return None
+        return True
 
-    if await audit.write(unit) is not None:
+    if not await audit.write(unit):
         raise quotas.refused(quota, viewer, now)
     base = RecordView(
         child_id=child_id,

@@ -21,7 +21,7 @@ from app.identity.sessions import signed_in_with_role
 from app.records import access
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS
 from app.records.service import RecordNotFoundError
-from app.search.quotas import Quota, QuotaExceededError, at_limit
+from app.search.quotas import Quota, QuotaExceededError
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 READERS = {"roles": (Role.practitioner, Role.la_admin)}
@@ -163,14 +163,10 @@ async def break_glass(
     actor = Actor.of(user)
     quota = _view_quota(state)
     try:
-        # The glass is broken only for a view the quota will allow: at the limit, the view is
-        # refused (and that refusal counted and alerted) with nothing broken.
-        if not await at_limit(quota, actor, now):
-            await access.break_glass(session.id, child_id, actor, reason, now)
         view = await access.open_record(
-            state.keyring, child_id, actor, reason, now, quota, session_id=session.id
+            state.keyring, child_id, actor, reason, now, quota, session_id=session.id, breaking_glass=True
         )
-    except (RecordNotFoundError, LookupError):
+    except RecordNotFoundError:
         raise NotFoundException() from None  # deleted since the warning was shown
     except QuotaExceededError as exc:
         return _quota_page(exc)

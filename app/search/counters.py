@@ -4,7 +4,7 @@ unit of what it counts."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from piccolo.querystring import QueryString
 
@@ -17,6 +17,16 @@ _ADD = (
     'ON CONFLICT ("key") DO UPDATE SET "uses" = "usage_counter"."uses" + excluded."uses" '
     'RETURNING "uses"'
 )
+
+
+def window(moment: datetime, *, hourly: bool) -> tuple[str, datetime]:
+    """The UTC clock hour or day ``moment`` falls in: its label for a key, and its end."""
+    utc = moment.astimezone(UTC)
+    if hourly:
+        start = utc.replace(minute=0, second=0, microsecond=0)
+        return start.strftime("%Y-%m-%dT%H"), start + timedelta(hours=1)
+    start = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.strftime("%Y-%m-%d"), start + timedelta(days=1)
 
 
 async def add(tx: Tx, key: str, ends: datetime, amount: int = 1) -> int:

@@ -8,7 +8,7 @@ A use is counted in the same write unit as the audit rows of what it was used fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from app.audit import alerts
 from app.audit import service as audit
@@ -32,17 +32,8 @@ class QuotaExceededError(Exception):
         self.retry_after = retry_after
 
 
-def _window(quota: Quota, now: datetime) -> tuple[str, datetime]:
-    moment = now.astimezone(UTC)
-    if quota.hourly:
-        start = moment.replace(minute=0, second=0, microsecond=0)
-        return start.strftime("%Y-%m-%dT%H"), start + timedelta(hours=1)
-    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start.strftime("%Y-%m-%d"), start + timedelta(days=1)
-
-
 def _key(quota: Quota, actor: Actor, now: datetime) -> tuple[str, datetime]:
-    label, ends = _window(quota, now)
+    label, ends = counters.window(now, hourly=quota.hourly)
     return f"{quota.kind}:{actor.id}:{label}", ends
 
 
@@ -64,13 +55,6 @@ def check(quota: Quota, actor: Actor, now: datetime) -> None:
         raise QuotaExceededError(quota, _retry_after(ends, now))
 
 
-async def at_limit(quota: Quota, actor: Actor, now: datetime) -> bool:
-    """Whether the next use in this window would be refused (a read of the shared counter)."""
-    key, _ = _key(quota, actor, now)
-    rows = await UsageCounter.select(UsageCounter.uses).where(UsageCounter.key == key).run()
-    return bool(rows) and int(rows[0]["uses"]) >= quota.limit
-
-
 def refused(quota: Quota, actor: Actor, now: datetime) -> QuotaExceededError:
     """Remember a refusal that :func:`use` reported and was committed; the error to raise."""
     key, ends = _key(quota, actor, now)
@@ -82,14 +66,14 @@ def refused(quota: Quota, actor: Actor, now: datetime) -> QuotaExceededError:
     return QuotaExceededError(quota, _retry_after(ends, now))
 
 
-async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> int | None:
-    """Count one use inside the write unit ``tx``. Within the limit: None. Past it: the seconds
-    until the window ends; the first refusal in a window alerts the privacy officer and is
-    audited, in the same unit."""
+async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> bool:
+    """Count one use inside the write unit ``tx``; whether it is within the limit. The first
+    refusal in a window alerts the privacy officer and is audited, in the same unit (raise
+    :func:`refused` once the unit has committed)."""
     key, ends = _key(quota, actor, now)
     count = await counters.add(tx, key, ends)
     if count <= quota.limit:
-        return None
+        return True
     if count == quota.limit + 1 and actor.authority_id is not None:  # the first refusal: tell them
         await alerts.raise_alert(
             alerts.AlertKind.quota_breach,
@@ -111,7 +95,7 @@ async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> int | None:
                 )
             ],
         )
-    return _retry_after(ends, now)
+    return False
 
 
 async def purge(now: datetime) -> None:

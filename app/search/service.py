@@ -275,14 +275,14 @@ async def search(keyring: Keyring, criteria: Criteria, actor: Actor, now: dateti
         ),
     ]
 
-    async def unit(tx: Tx) -> int | None:
-        refused = await quotas.use(tx, quota, actor, now)
-        if refused is None:
+    async def unit(tx: Tx) -> bool:
+        allowed = await quotas.use(tx, quota, actor, now)
+        if allowed:
             await audit.append(tx, entries)
             unmatched = found.outcome in ("no_match", "too_many")
             await alerts.count_activity(tx, actor, now, seen=len(found.results), unmatched=unmatched)
-        return refused
+        return allowed
 
-    if await audit.write(unit) is not None:
+    if not await audit.write(unit):
         raise quotas.refused(quota, actor, now)
     return found
