@@ -37,8 +37,14 @@ class RowIds:
         with self._lock:
             now = int(time.time() * 1000) - EPOCH_MS
             candidate = (now << (_TAG_BITS + _COUNTER_BITS)) | (self._tag << _COUNTER_BITS)
-            # Never go backwards, even when the clock does or the counter fills within a ms.
-            self._last = max(candidate, self._last + 1)
+            # Never go backwards, even when the clock does or the counter fills within a ms: then
+            # borrow the next millisecond, keeping this process's tag (carrying the counter into
+            # the tag bits would make another process's IDs).
+            following = self._last + 1
+            if (following >> _COUNTER_BITS) & ((1 << _TAG_BITS) - 1) != self._tag:
+                millisecond = (self._last >> (_TAG_BITS + _COUNTER_BITS)) + 1
+                following = (millisecond << (_TAG_BITS + _COUNTER_BITS)) | (self._tag << _COUNTER_BITS)
+            self._last = max(candidate, following)
             return self._last
 
 

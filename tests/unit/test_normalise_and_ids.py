@@ -73,6 +73,17 @@ def test_row_ids_increase_and_do_not_collide_across_tags() -> None:
     assert all(0 < i < 2**63 for i in first)
 
 
+def test_more_than_a_milliseconds_ids_keep_the_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.records.ids as ids
+
+    monkeypatch.setattr(ids.time, "time", lambda: 1_767_225_600.0)  # the clock stands still
+    a, b = RowIds(tag=1), RowIds(tag=2)
+    first = [a.next() for _ in range(3000)]  # about three milliseconds' worth
+    assert first == sorted(first)
+    assert {(i >> 10) & 0xFFF for i in first} == {1}
+    assert not set(first) & {b.next() for _ in range(3000)}
+
+
 def test_ids_are_random_not_derived() -> None:
     ids = {new_signpost_id() for _ in range(1000)}
     assert len(ids) == 1000
