@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 from piccolo.engine.postgres import PostgresEngine
@@ -300,15 +300,24 @@ class AccessEntry:
     reason: str | None
 
 
-async def citizen_view(child_id: int) -> list[AccessEntry]:
-    """Every access to one child's record, oldest first, except entries withheld under a
-    recorded exemption that has not been lifted."""
-    withheld = {
+async def withheld_seqs(child_id: int, today: date) -> set[int]:
+    """The child's entries withheld today: an exemption recorded, not lifted, and its review
+    date still to come (on the review date the entry shows again unless withheld anew)."""
+    return {
         r["seq"]
         for r in await AuditWithholding.select(AuditWithholding.seq)
-        .where((AuditWithholding.child_id == child_id) & AuditWithholding.lifted_at.is_null())
+        .where(
+            (AuditWithholding.child_id == child_id)
+            & AuditWithholding.lifted_at.is_null()
+            & (AuditWithholding.review_on > today)
+        )
         .run()
     }
+
+
+async def citizen_view(child_id: int, today: date) -> list[AccessEntry]:
+    """Every access to one child's record, oldest first, except entries withheld today."""
+    withheld = await withheld_seqs(child_id, today)
     rows = (
         await AuditEntry.select(
             AuditEntry.seq,

@@ -239,16 +239,18 @@ async def test_the_citizen_view_lists_accesses_except_withheld_ones(engine: AnyE
             recorded_at=T0,
         )
     ).run()
-    view = await service.citizen_view(child)
+    view = await service.citizen_view(child, date(2027, 1, 31))
     assert [(e.seq, e.organisation_id, e.role, e.action, e.reason) for e in view] == [
         (seen, 21, "practitioner", "record.view", "assessment")
     ]
+    # On its review date the entry shows again, unless withheld anew.
+    assert [e.seq for e in await service.citizen_view(child, date(2027, 2, 1))] == [seen, withheld]
     await (
         AuditWithholding.update({AuditWithholding.lifted_at: T0})
         .where(AuditWithholding.seq == withheld)
         .run()
     )
-    assert [e.seq for e in await service.citizen_view(child)] == [seen, withheld]
+    assert [e.seq for e in await service.citizen_view(child, date(2027, 1, 1))] == [seen, withheld]
 
 
 async def test_only_codes_can_be_recorded(engine: AnyEngine) -> None:
