@@ -74,9 +74,9 @@ def test_row_ids_increase_and_do_not_collide_across_tags() -> None:
 
 
 def test_more_than_a_milliseconds_ids_keep_the_tag(monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.records.ids as ids
+    import time
 
-    monkeypatch.setattr(ids.time, "time", lambda: 1_767_225_600.0)  # the clock stands still
+    monkeypatch.setattr(time, "time", lambda: 1_767_225_600.0)  # the clock stands still
     a, b = RowIds(tag=1), RowIds(tag=2)
     first = [a.next() for _ in range(3000)]  # about three milliseconds' worth
     assert first == sorted(first)
