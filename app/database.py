@@ -37,8 +37,16 @@ from app.piccolo_app import APP_CONFIG, MIGRATIONS_DIR
 from app.records.tables import TABLES
 from app.search.tables import SEARCH_TABLES
 from app.settings import DatabaseUrl
+from app.subject_access.tables import SUBJECT_ACCESS_TABLES
 
-ALL_TABLES = [*TABLES, *IDENTITY_TABLES, *AUDIT_TABLES, *SEARCH_TABLES, *INVOLVEMENT_TABLES]
+ALL_TABLES = [
+    *TABLES,
+    *IDENTITY_TABLES,
+    *AUDIT_TABLES,
+    *SEARCH_TABLES,
+    *INVOLVEMENT_TABLES,
+    *SUBJECT_ACCESS_TABLES,
+]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 #: Piccolo's engines are generic in their transaction type; Signpost uses either.

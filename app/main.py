@@ -32,6 +32,8 @@ from app.involvement.routes import ROUTES as INVOLVEMENT_ROUTES
 from app.records.routes import ROUTES as RECORD_ROUTES
 from app.search.routes import ROUTES as SEARCH_ROUTES
 from app.settings import Settings, load_settings
+from app.subject_access.officer import ROUTES as SUBJECT_ACCESS_OFFICER_ROUTES
+from app.subject_access.routes import ROUTES as SUBJECT_ACCESS_ROUTES
 from app.web.errors import EXCEPTION_HANDLERS, reject_impossible_ids
 from app.web.headers import csp_nonce, make_security_headers_hook
 from app.web.templating import make_template_config
@@ -103,6 +105,8 @@ def create_app(
             *SEARCH_ROUTES,
             *RECORD_ROUTES,
             *INVOLVEMENT_ROUTES,
+            *SUBJECT_ACCESS_ROUTES,
+            *SUBJECT_ACCESS_OFFICER_ROUTES,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],

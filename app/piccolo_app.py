@@ -9,13 +9,21 @@ from app.identity.tables import IDENTITY_TABLES
 from app.involvement.tables import INVOLVEMENT_TABLES
 from app.records.tables import TABLES
 from app.search.tables import SEARCH_TABLES
+from app.subject_access.tables import SUBJECT_ACCESS_TABLES
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 APP_CONFIG = AppConfig(
     app_name="signpost",
     migrations_folder_path=str(MIGRATIONS_DIR),
-    table_classes=[*TABLES, *IDENTITY_TABLES, *AUDIT_TABLES, *SEARCH_TABLES, *INVOLVEMENT_TABLES],
+    table_classes=[
+        *TABLES,
+        *IDENTITY_TABLES,
+        *AUDIT_TABLES,
+        *SEARCH_TABLES,
+        *INVOLVEMENT_TABLES,
+        *SUBJECT_ACCESS_TABLES,
+    ],
     migration_dependencies=[],
     commands=[],
 )

@@ -79,6 +79,8 @@ class Settings:
     audit_log_name: str = "localhost/signpost-audit"
     searches_per_hour: int = 60
     views_per_day: int = 200
+    subject_access_requests_per_hour: int = 5
+    subject_access_tries_per_hour: int = 20
 
     @property
     def production(self) -> bool:
@@ -278,6 +280,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     checkpoint_minutes = _whole_number(env, "SIGNPOST_AUDIT_CHECKPOINT_MINUTES", 5, 1, 1440, problems)
     searches_per_hour = _whole_number(env, "SIGNPOST_QUOTA_SEARCHES_PER_HOUR", 60, 1, 100_000, problems)
     views_per_day = _whole_number(env, "SIGNPOST_QUOTA_VIEWS_PER_DAY", 200, 1, 1_000_000, problems)
+    sar_requests = _whole_number(env, "SIGNPOST_SUBJECT_ACCESS_REQUESTS_PER_HOUR", 5, 1, 10_000, problems)
+    sar_tries = _whole_number(env, "SIGNPOST_SUBJECT_ACCESS_TRIES_PER_HOUR", 20, 1, 10_000, problems)
     audit_log_name = _text(env, "SIGNPOST_AUDIT_LOG_NAME", f"{rp_id}/signpost-audit", problems)
     if not _LOG_NAME.match(audit_log_name):
         problems.append("SIGNPOST_AUDIT_LOG_NAME must be a host name and path, e.g. signpost.example/audit")
@@ -310,4 +314,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         audit_log_name=audit_log_name,
         searches_per_hour=searches_per_hour,
         views_per_day=views_per_day,
+        subject_access_requests_per_hour=sar_requests,
+        subject_access_tries_per_hour=sar_tries,
     )

@@ -17,3 +17,9 @@ document.addEventListener("htmx:configRequest", (event) => {
 document.addEventListener("htmx:afterSwap", (event) => {
   initAll({ scope: event.detail.elt });
 });
+
+// A "Print this page" button, hidden without JavaScript (the page says to use the browser's Print).
+for (const button of document.querySelectorAll("[data-signpost-print]")) {
+  button.hidden = false;
+  button.addEventListener("click", () => window.print());
+}

@@ -32,6 +32,7 @@ class AlertKind(StrEnum):
     volume_spike = "volume_spike"
     shielded_access = "shielded_access"
     search_pattern = "search_pattern"
+    subject_access_locked = "subject_access_locked"
 
 
 ALERT_LABELS: dict[AlertKind, str] = {
@@ -41,6 +42,7 @@ ALERT_LABELS: dict[AlertKind, str] = {
     AlertKind.volume_spike: "Far more records seen than this practitioner's normal",
     AlertKind.shielded_access: "Access to a shielded record",
     AlertKind.search_pattern: "Many searches that matched nothing or too many records",
+    AlertKind.subject_access_locked: "A subject access response was locked after five wrong codes",
 }
 
 #: A practitioner's volume is the records shown to them in results or opened, per UTC day.

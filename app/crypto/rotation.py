@@ -32,9 +32,14 @@ from app.identity.tables import Practitioner
 from app.records.normalise import given_dob_key, name_dob_key
 from app.records.service import GIVEN_DOB, NAME_DOB
 from app.records.tables import ENCRYPTED_COLUMNS, Child, FormerName
+from app.subject_access.tables import SUBJECT_ACCESS_ENCRYPTED
 
 #: Every table holding ciphertexts, with its encrypted columns.
-ROTATED_COLUMNS: dict[type[Table], tuple[str, ...]] = {**ENCRYPTED_COLUMNS, Practitioner: ("name", "email")}
+ROTATED_COLUMNS: dict[type[Table], tuple[str, ...]] = {
+    **ENCRYPTED_COLUMNS,
+    Practitioner: ("name", "email"),
+    **SUBJECT_ACCESS_ENCRYPTED,
+}
 
 GRACE_SECONDS = 2 * REFRESH_SECONDS
 

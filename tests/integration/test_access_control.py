@@ -37,5 +37,11 @@ def test_every_non_public_route_is_guarded(app_factory: Any) -> None:
             "`POST /auth/login/options`",
             "`POST /auth/login/verify`",
             "`POST /logout`",
+            # The citizen's pages: subject access needs no account (docs/subject-access.md).
+            "`GET /subject-access`",
+            "`POST /subject-access`",
+            "`GET /subject-access/response`",
+            "`POST /subject-access/response`",
+            "`GET /transparency`",
         ]
     )

@@ -117,3 +117,41 @@ async def test_practitioners_are_rotated_and_still_found_by_email(
     loaded = await load_practitioner(fresh, person.id)
     assert loaded is not None
     assert loaded.email == person.email
+
+
+async def test_subject_access_requests_are_rotated_and_still_read(
+    engine: AnyEngine, keyring: Keyring
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.records.schemas import Address
+    from app.subject_access import service as subject_access
+    from app.subject_access.codes import RequesterKind
+    from app.subject_access.tables import SubjectAccessRequest
+
+    authority = await make_authority()
+    asked = subject_access.NewRequest(
+        authority_id=authority,
+        requester_kind=RequesterKind.parent_carer,
+        requester_name="Maeve Quillfeather",
+        requester_address=Address(lines=("17 Quillfeather Lane",), town="Yarrow", postcode="NB12 3XY"),
+        child_given_name="Zoë",
+        child_family_name="O'Brien-Smith",
+        child_date_of_birth=date(2014, 2, 28),
+        child_postcode=None,
+    )
+    await subject_access.submit(keyring, asked, datetime.now(UTC))
+    [row] = await SubjectAccessRequest.select(SubjectAccessRequest.id).run()
+    await rotation.rotate(keyring, batch_size=10)
+    fresh = Keyring(keyring.keys_dir)
+    [stored] = await SubjectAccessRequest.select().run()
+    assert stored["key_version"] == 2
+    assert Keyring.version_of(bytes(stored["requester_name"])) == 2
+    loaded = await subject_access.load(fresh, row["id"], authority)
+    assert loaded is not None
+    assert (loaded.requester_name, loaded.child_given_name, loaded.child_postcode) == (
+        "Maeve Quillfeather",
+        "Zoë",
+        None,
+    )
+    assert loaded.requester_address == asked.requester_address

@@ -1,0 +1,725 @@
+"""Subject access end to end through the web app, on SQLite and PostgreSQL: a citizen asks with
+no account, the privacy officer matches, checks identity, records the child's view, withholds
+an entry and releases with a key touch, and the requester reads the pack, as a page and as JSON.
+Plus: no enumeration, per-client limits, wrong codes and the lock, expiry, the deadline's
+extension and pause, own-authority limits, and the public figures."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from msgspec.structs import replace
+
+from app.audit import service as audit
+from app.audit.tables import Alert, AuditEntry
+from app.crypto.keyring import Keyring
+from app.identity.service import Role, actor_for, code_matches
+from app.records.schemas import ChildRecord
+from app.records.service import create_child
+from app.records.tables import Child
+from app.subject_access import service as sar_service
+from app.subject_access.tables import SubjectAccessRequest
+from tests.factories import child_details
+from tests.identity_flow import FakeClock, Person, make_person, sign_in, signed_in_as
+from tests.pagecheck import CheckedClient
+from tests.softkey import SoftKey
+
+ORIGIN = "http://testserver.local"
+OFFICER_EMAIL = "privacy@northshire.example.org"
+BORN = date(2014, 2, 28)
+
+
+def token(web: CheckedClient) -> dict[str, str]:
+    return {"_csrf_token": web.cookies["csrftoken"]}
+
+
+def dob(born: date) -> dict[str, str]:
+    return {"dob-day": str(born.day), "dob-month": str(born.month), "dob-year": str(born.year)}
+
+
+def ask_form(authority_id: int, **change: str) -> dict[str, str]:
+    form = {
+        "requester": "parent_carer",
+        "local_authority": str(authority_id),
+        "given_name": "Zoë",
+        "family_name": "O'Brien-Smith",
+        **dob(BORN),
+        "postcode": "NB12 3XY",
+        "requester_name": "Maeve Quillfeather",
+        "address_line_1": "Flat 2",
+        "address_line_2": "17 Quillfeather Lane",
+        "town": "Yarrow",
+        "address_postcode": "nb12 3xy",
+    }
+    form.update(change)
+    return form
+
+
+async def ask(web: CheckedClient, authority_id: int, **change: str) -> tuple[Any, str]:
+    await web.get("/subject-access")
+    answer = await web.post("/subject-access", data={**token(web), **ask_form(authority_id, **change)})
+    found = re.search(r"<strong>([0-9A-Z]{5}-[0-9A-Z]{5})</strong>", answer.text)
+    return answer, found.group(1) if found else ""
+
+
+async def request_id(reference: str) -> int:
+    rows = await SubjectAccessRequest.select(SubjectAccessRequest.id).where(
+        SubjectAccessRequest.reference == reference.replace("-", "")
+    )
+    return int(rows[0]["id"])
+
+
+async def open_pack(web: CheckedClient, reference: str, code: str, born: date = BORN, **extra: str) -> Any:
+    await web.get("/subject-access/response")
+    return await web.post(
+        "/subject-access/response",
+        data={**token(web), "reference": reference, "code": code, **dob(born), **extra},
+    )
+
+
+async def step(web: CheckedClient, url: str, data: dict[str, str]) -> Any:
+    """An officer's form post, without following the redirect back to the request's page."""
+    return await web.post(url, data=data, follow_redirects=False)
+
+
+def code_in(letter: str) -> str:
+    found = re.search(r'govuk-!-font-size-24">([0-9A-Z-]{19})</strong>', letter)
+    assert found, "no access code on the letter"
+    return found.group(1)
+
+
+async def officer_of(web: CheckedClient, keyring: Keyring, clock: FakeClock) -> Person:
+    person, _ = await officer_with_key(web, keyring, clock)
+    return person
+
+
+async def officer_with_key(web: CheckedClient, keyring: Keyring, clock: FakeClock) -> tuple[Person, SoftKey]:
+    return await signed_in_as(web, keyring, clock.now, ORIGIN, Role.privacy_officer, OFFICER_EMAIL)
+
+
+async def actions(*names: str) -> list[tuple[str, str, int | None]]:
+    rows = (
+        await AuditEntry.select().where(AuditEntry.action.is_in(list(names))).order_by(AuditEntry.seq).run()
+    )
+    return [(r["action"], r["actor_kind"], r["child_id"]) for r in rows]
+
+
+async def ready_to_release(web: CheckedClient, rid: int, child: ChildRecord | None, clock: FakeClock) -> None:
+    """Match (or record no match), record the identity check, and for a child of 12 or more
+    record that they are competent and agree."""
+    back = f"/privacy/requests/{rid}"
+    matched = await step(
+        web, f"{back}/match", data={**token(web), "child": str(child.id) if child else "none"}
+    )
+    assert (matched.status_code, matched.headers.get("location")) == (303, back), matched.text
+    checked = await step(
+        web,
+        f"{back}/identity",
+        data={**token(web), "method": "in_person_documents", **_date("checked", clock.now)},
+    )
+    assert checked.status_code == 303, checked.text
+    if child is not None:
+        view = await step(web, f"{back}/competence", data={**token(web), "competent": "yes", "agrees": "yes"})
+        assert view.status_code == 303, view.text
+
+
+def _date(name: str, moment: datetime | date) -> dict[str, str]:
+    return {
+        f"{name}-day": str(moment.day),
+        f"{name}-month": str(moment.month),
+        f"{name}-year": str(moment.year),
+    }
+
+
+# Asking
+
+
+async def test_asking_says_the_same_whether_or_not_a_record_exists(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = await make_person(keyring, clock.now)
+    await create_child(keyring, child_details(person.authority_id))
+
+    def no_child_lookup(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("asking must not look at the child records")
+
+    # Asking never reads a child record, so neither the page nor its timing can depend on one.
+    monkeypatch.setattr(Child, "select", no_child_lookup)
+    monkeypatch.setattr(Child, "exists", no_child_lookup)
+    monkeypatch.setattr(Child, "count", no_child_lookup)
+    held, held_ref = await ask(web, person.authority_id)
+    unknown, unknown_ref = await ask(web, person.authority_id, given_name="Nobody", family_name="Unheard-Of")
+    monkeypatch.undo()
+
+    assert held.status_code == unknown.status_code == 200
+    assert held_ref
+    assert unknown_ref
+    assert held_ref != unknown_ref
+    assert _same_but_tokens(held.text, unknown.text, held_ref, unknown_ref)
+    assert "24 December 2026" in held.text  # received 24 November: due a calendar month later
+    stored = await SubjectAccessRequest.select().order_by(SubjectAccessRequest.received_at).run()
+    assert [r["status"] for r in stored] == ["received", "received"]
+    assert all(r["child_id"] is None for r in stored)
+    assert b"Quillfeather" not in bytes(stored[0]["requester_name"])  # encrypted
+    received = await AuditEntry.select().where(AuditEntry.action == "sar.received").run()
+    assert [(r["actor_kind"], r["child_id"], r["authority_id"]) for r in received] == [
+        ("citizen", None, person.authority_id)
+    ] * 2
+
+
+def _same_but_tokens(one: str, two: str, ref_one: str, ref_two: str) -> bool:
+    def clean(text: str, ref: str) -> str:
+        text = text.replace(ref, "REF")
+        text = re.sub(r'name="_csrf_token" value="[^"]*"', "", text)
+        text = re.sub(r'content="[^"]*" name="csrf-token"|name="csrf-token" content="[^"]*"', "", text)
+        return re.sub(r"nonce=\"[^\"]*\"", "", text)
+
+    return clean(one, ref_one) == clean(two, ref_two)
+
+
+async def test_asking_checks_every_field_and_stores_nothing_on_error(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    person = await make_person(keyring, clock.now)
+    await web.get("/subject-access")
+    empty = await web.post("/subject-access", data=token(web))
+    assert empty.status_code == 400
+    for message in (
+        "Select who you are",
+        "Select the council area where the child lives",
+        "Enter the child&#39;s given name",
+        "Enter the child&#39;s date of birth",
+        "Enter your full name",
+        "Enter the first line of your address",
+        "Enter your town or city",
+        "Enter your postcode",
+    ):
+        assert message in empty.text
+    bad = await web.post(
+        "/subject-access",
+        data={
+            **token(web),
+            **ask_form(
+                person.authority_id,
+                requester="grandparent",
+                local_authority="99999",
+                family_name="<script>alert(1)</script>",
+                postcode="not a postcode",
+                **{"dob-year": str(clock.now.year + 1)},
+            ),
+        },
+    )
+    assert bad.status_code == 400
+    assert "<script>alert(1)</script>" not in bad.text
+    for message in (
+        "Select who you are",
+        "Select the council area where the child lives",
+        "Family name must only include letters",
+        "Date of birth must be today or in the past",
+        "Enter a real postcode",
+    ):
+        assert message in bad.text
+    assert await SubjectAccessRequest.count() == 0
+    assert await AuditEntry.count().where(AuditEntry.action == "sar.received") == 0
+
+
+async def test_asking_is_limited_per_client(web: CheckedClient, keyring: Keyring, clock: FakeClock) -> None:
+    person = await make_person(keyring, clock.now)
+    for _ in range(5):  # SIGNPOST_SUBJECT_ACCESS_REQUESTS_PER_HOUR defaults to 5
+        answer, _ = await ask(web, person.authority_id)
+        assert answer.status_code == 200
+    refused, _ = await ask(web, person.authority_id)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "3600"  # the clock stands at 09:00: the hour's window
+    assert await SubjectAccessRequest.count() == 5
+    clock.advance(hours=1)
+    again, _ = await ask(web, person.authority_id)
+    assert again.status_code == 200
+
+
+# The whole journey
+
+
+async def _accesses(
+    keyring: Keyring, authority_id: int, clock: FakeClock
+) -> tuple[ChildRecord, ChildRecord, Person]:
+    """A child of the authority with two views of its record by a practitioner, and another
+    child with a view of its own."""
+    ada = await make_person(keyring, clock.now, email="ada@riverside.example.org")
+    actor = await actor_for(ada.id)
+    assert actor is not None
+    child = await create_child(keyring, child_details(authority_id))
+    other = await create_child(keyring, child_details(authority_id, given_name="Ffion", family_name="Gwyn"))
+    for reason, target in (
+        ("assessment", child),
+        ("safeguarding_concern", child),
+        ("new_to_caseload", other),
+    ):
+        await audit.record(
+            "record.view",
+            actor,
+            at=clock.now - timedelta(days=3),
+            child_id=target.id,
+            child_authority_id=authority_id,
+            reason=reason,
+        )
+    return child, other, ada
+
+
+async def test_a_parents_request_from_asking_to_reading_the_pack(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer, key = await officer_with_key(web, keyring, clock)
+    child, _, _ = await _accesses(keyring, officer.authority_id, clock)
+    answer, reference = await ask(web, officer.authority_id)
+    assert answer.status_code == 200
+    rid = await request_id(reference)
+
+    queue = await web.get("/privacy/requests")
+    assert reference in queue.text
+    assert "Due this week" not in queue.text
+    page = await web.get(f"/privacy/requests/{rid}")
+    assert page.status_code == 200
+    assert "Maeve Quillfeather" in page.text  # the requester, for the officer
+    assert "Zoë O&#39;Brien-Smith, born 28 February 2014" in page.text  # the candidate
+    assert "Ffion" not in page.text  # another child is no candidate
+    assert "Match the request to a record" in page.text  # what blocks release
+
+    await ready_to_release(web, rid, child, clock)
+    page = await web.get(f"/privacy/requests/{rid}")
+    assert "age 12" in page.text
+    views = (
+        await AuditEntry.select()
+        .where((AuditEntry.child_id == child.id) & (AuditEntry.action == "record.view"))
+        .order_by(AuditEntry.seq)
+    )
+    withheld_seq = views[1]["seq"]
+    review_on = (clock.now + timedelta(days=60)).date()
+    withheld = await step(
+        web,
+        f"/privacy/requests/{rid}/withhold",
+        data={
+            **token(web),
+            "seq": str(withheld_seq),
+            "exemption": "crime_prevention",
+            **_date("review", review_on),
+        },
+    )
+    assert withheld.status_code == 303, withheld.text
+    assert "Withheld (Crime and taxation" in (await web.get(f"/privacy/requests/{rid}")).text
+
+    letter = await step(web, f"/privacy/requests/{rid}/release", data=token(web))
+    assert letter.status_code == 200, letter.text
+    code = code_in(letter.text)
+    assert "Flat 2" in letter.text  # addressed to the requester
+    assert "24 December 2026" in letter.text  # the code's expiry: 30 days
+    stored = (await SubjectAccessRequest.select().where(SubjectAccessRequest.id == rid))[0]
+    assert stored["status"] == "released"
+    assert code.replace("-", "") not in stored["code_hash"]
+    assert stored["code_hash"].startswith("$argon2id$")
+
+    # Every step the officer took is in the audit, by the officer.
+    steps = await AuditEntry.select().where(AuditEntry.action.like("sar.%")).order_by(AuditEntry.seq)
+    by_officer = [(r["action"], r["actor_id"]) for r in steps if r["actor_kind"] == "practitioner"]
+    assert [
+        a for a, _ in by_officer if a not in ("sar.viewed", "sar.candidate_shown", "sar.queue_viewed")
+    ] == [
+        "sar.matched",
+        "sar.identity_verified",
+        "sar.competence_recorded",
+        "sar.entry_withheld",
+        "sar.released",
+    ]
+    assert {who for _, who in by_officer} == {officer.id}
+
+    # The parent reads the pack.
+    await web.post("/logout", data=token(web))
+    pack = await open_pack(web, reference, code)
+    assert pack.status_code == 200, pack.text
+    text = pack.text
+    for held in (
+        "Zoë O&#39;Brien-Smith",
+        "28 February 2014",
+        "17 Quillfeather Lane",
+        "Maeve Quillfeather",
+        "07700 900 417",
+        "Young People&#39;s Mental Health Service",
+        "Iolo Pemberton-Hart",
+        "iolo.pembertonhart@cypmhs.example.org",
+        "The test-feed feed",
+        "28 February 2032",  # deleted on the 18th birthday
+        "Information Commissioner",
+        "Rectification",
+    ):
+        assert held in text, held
+    # The view: when, which organisation, which role, what and why; never who.
+    assert re.search(
+        r"<td[^>]*>21 Nov 2026 09:00</td>\s*<td[^>]*>Riverside Primary School</td>\s*"
+        r"<td[^>]*>Practitioner</td>\s*<td[^>]*>Opened the record</td>\s*<td[^>]*>Assessment</td>",
+        text,
+    )
+    assert "Ada Okafor" not in text  # not the practitioner's own name
+    assert "Safeguarding concern" not in text  # the withheld view
+    assert "Ffion" not in text
+    assert "Gwyn" not in text
+    assert "New to my caseload" not in text
+
+    document = await open_pack(web, reference, code, format="json")
+    assert document.headers["content-type"].startswith("application/json")
+    assert "attachment" in document.headers["content-disposition"]
+    body = json.loads(document.content)
+    details = child.details
+    record = body["record"]
+    assert (record["given_name"], record["family_name"], record["date_of_birth"]) == (
+        details.given_name,
+        details.family_name,
+        details.date_of_birth.isoformat(),
+    )
+    assert details.address is not None
+    assert record["address"] == {
+        "lines": list(details.address.lines),
+        "town": "Yarrow",
+        "postcode": "NB12 3XY",
+    }
+    assert [c["name"] for c in record["carers"]] == [c.name for c in details.carers]
+    assert [s["practitioner_name"] for s in record["services"]] == ["Iolo Pemberton-Hart"]
+    reasons = [r["reason"] for r in body["recipients"]]
+    assert "Assessment" in reasons
+    assert "Safeguarding concern" not in reasons
+    assert "New to my caseload" not in reasons
+    assert all(r["organisation"] != "Ada Okafor" for r in body["recipients"])
+    assert body["retention"]["applies_on"] == "2032-02-28"
+    assert body["controller"]["name"] == "Northshire Council"
+    assert {"purposes", "lawful_basis", "categories", "sources", "rights", "complaint", "consent"} <= set(
+        body
+    )
+    assert "Ffion" not in document.text
+
+    # On the review date the withheld entry comes back.
+    clock.now = datetime.combine(review_on, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    later = await open_pack(web, reference, code)
+    assert later.status_code == 400  # the code has expired by now (30 days)
+    assert "This access code has expired" in later.text
+    assert (await sign_in(web, key, ORIGIN, email=officer.email)).status_code == 200
+    letter = await step(web, f"/privacy/requests/{rid}/reissue", data=token(web))
+    assert letter.status_code == 200, letter.text
+    await web.post("/logout", data=token(web))
+    reopened = await open_pack(web, reference, code_in(letter.text))
+    assert "Safeguarding concern" in reopened.text
+    assert [a for a, kind, _ in await actions("sar.pack_viewed") if kind == "citizen"] == [
+        "sar.pack_viewed"
+    ] * 3
+
+
+async def test_wrong_codes_lock_the_pack_until_the_officer_issues_a_new_one(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id, date_of_birth=date(2016, 5, 4)))
+    _, reference = await ask(web, officer.authority_id, **dob(date(2016, 5, 4)))
+    rid = await request_id(reference)
+    await ready_to_release(web, rid, child, clock)
+    code = code_in((await step(web, f"/privacy/requests/{rid}/release", data=token(web))).text)
+
+    wrong = "AAAA-BBBB-CCCC-DDDD"
+    first = await open_pack(web, reference, wrong, date(2016, 5, 4))
+    assert first.status_code == 400
+    assert "The reference, access code or date of birth is not right" in first.text
+    wrong_birth = await open_pack(web, reference, code, date(2016, 5, 5))  # the right code, wrong child
+    assert "is not right" in wrong_birth.text
+    for _ in range(3):
+        await open_pack(web, reference, wrong, date(2016, 5, 4))
+    locked = await open_pack(web, reference, code, date(2016, 5, 4))  # even the right code, now
+    assert locked.status_code == 400
+    assert "This answer is locked" in locked.text
+    assert "Northshire Council" in locked.text
+    assert [a for a, _, _ in await actions("sar.code_failed", "sar.locked")] == ["sar.code_failed"] * 5 + [
+        "sar.locked"
+    ]
+    alerts = await Alert.select().where(Alert.kind == "subject_access_locked")
+    assert [a["authority_id"] for a in alerts] == [officer.authority_id]
+    assert "locked after 5 wrong codes" in (await web.get(f"/privacy/requests/{rid}")).text
+
+    new_code = code_in((await step(web, f"/privacy/requests/{rid}/reissue", data=token(web))).text)
+    assert (
+        await open_pack(web, reference, code, date(2016, 5, 4))
+    ).status_code == 400  # the old code is dead
+    assert (await open_pack(web, reference, new_code, date(2016, 5, 4))).status_code == 200
+
+
+async def test_an_unknown_reference_does_the_same_work_and_says_the_same(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    await ready_to_release(web, rid, child, clock)
+    await step(web, f"/privacy/requests/{rid}/release", data=token(web))
+
+    checks: list[str] = []
+    real = code_matches
+
+    async def counted(code_hash: str, code: str) -> bool:
+        checks.append(code_hash[:9])
+        return await real(code_hash, code)
+
+    monkeypatch.setattr(sar_service, "code_matches", counted)
+    known = await open_pack(web, reference, "AAAA-BBBB-CCCC-DDDD")
+    unknown = await open_pack(web, "ZZZZZ-ZZZZZ", "AAAA-BBBB-CCCC-DDDD")
+    unreleased_ref = (await ask(web, officer.authority_id))[1]
+    unreleased = await open_pack(web, unreleased_ref, "AAAA-BBBB-CCCC-DDDD")
+    assert checks == ["$argon2id"] * 3  # one argon2 check each, real or decoy
+    assert known.status_code == unknown.status_code == unreleased.status_code == 400
+    message = "The reference, access code or date of birth is not right"
+    assert message in known.text
+    assert message in unknown.text
+    assert message in unreleased.text
+
+
+async def test_opening_tries_are_limited_per_client(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    for _ in range(20):  # SIGNPOST_SUBJECT_ACCESS_TRIES_PER_HOUR defaults to 20
+        assert (await open_pack(web, "ZZZZZ-ZZZZZ", "AAAA-BBBB-CCCC-DDDD")).status_code == 400
+    refused = await open_pack(web, "ZZZZZ-ZZZZZ", "AAAA-BBBB-CCCC-DDDD")
+    assert refused.status_code == 429
+    assert "Retry-After" in refused.headers
+
+
+async def test_no_record_matches_and_the_pack_says_so(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    _, reference = await ask(web, officer.authority_id, given_name="Nobody", family_name="Unheard-Of")
+    rid = await request_id(reference)
+    page = await web.get(f"/privacy/requests/{rid}")
+    assert "No record matches" in page.text
+    await ready_to_release(web, rid, None, clock)
+    code = code_in((await step(web, f"/privacy/requests/{rid}/release", data=token(web))).text)
+    pack = await open_pack(web, reference, code)
+    assert "Signpost holds no record about this child" in pack.text
+    body = json.loads((await open_pack(web, reference, code, format="json")).content)
+    assert (body["record_held"], body["record"], body["recipients"]) == (False, None, [])
+    assert [a for a, _, child in await actions("sar.no_match")] == ["sar.no_match"]
+
+
+async def test_the_officer_can_match_by_signpost_id_within_their_authority(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    south = await make_person(
+        keyring, clock.now, email="bo@south.example.org", authority="Southshire Council"
+    )
+    theirs = await create_child(keyring, child_details(south.authority_id))
+    _, reference = await ask(web, officer.authority_id, **dob(date(2014, 3, 1)))  # a wrong birth date
+    rid = await request_id(reference)
+    back = f"/privacy/requests/{rid}"
+    assert "O&#39;Brien-Smith, born" not in (await web.get(back)).text  # no candidate
+    other = await step(web, f"{back}/match", data={**token(web), "signpost_id": theirs.signpost_id})
+    assert other.status_code == 400
+    assert "Enter the Signpost ID of a child in your local authority" in other.text
+    ours = await step(web, f"{back}/match", data={**token(web), "signpost_id": child.signpost_id.lower()})
+    assert ours.status_code == 303
+    stored = (await SubjectAccessRequest.select().where(SubjectAccessRequest.id == rid))[0]
+    assert stored["child_id"] == child.id
+
+
+async def test_a_competent_child_who_does_not_agree_stops_the_release(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))  # 12 years old
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    back = f"/privacy/requests/{rid}"
+    await step(web, f"{back}/match", data={**token(web), "child": str(child.id)})
+    await step(
+        web,
+        f"{back}/identity",
+        data={**token(web), "method": "posted_documents", **_date("checked", clock.now)},
+    )
+    page = await web.get(back)
+    assert "Record whether the child is competent to decide" in page.text
+    missing = await step(web, f"{back}/competence", data={**token(web), "competent": "yes"})
+    assert missing.status_code == 400
+    assert "Select whether the child agrees" in missing.text
+    await step(web, f"{back}/competence", data={**token(web), "competent": "yes", "agrees": "no"})
+    blocked = await step(web, f"{back}/release", data=token(web))
+    assert blocked.status_code == 400
+    assert "The child does not agree" in blocked.text
+    closed = await step(web, f"{back}/refuse", data=token(web))
+    assert closed.status_code == 303
+    stored = (await SubjectAccessRequest.select().where(SubjectAccessRequest.id == rid))[0]
+    assert (stored["status"], stored["code_hash"]) == ("refused", None)
+
+
+async def test_a_young_person_asking_needs_no_competence_step(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    _, reference = await ask(
+        web, officer.authority_id, requester="young_person", requester_name="Zoë O'Brien-Smith"
+    )
+    rid = await request_id(reference)
+    back = f"/privacy/requests/{rid}"
+    await step(web, f"{back}/match", data={**token(web), "child": str(child.id)})
+    await step(
+        web,
+        f"{back}/identity",
+        data={**token(web), "method": "known_to_authority", **_date("checked", clock.now)},
+    )
+    assert "The child&#39;s view" not in (await web.get(back)).text
+    assert (await step(web, f"{back}/release", data=token(web))).status_code == 200
+
+
+async def test_a_shielded_childs_pack_for_a_parent_leaves_out_addresses_and_telephones(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, replace(child_details(officer.authority_id), shielded=True))
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    await ready_to_release(web, rid, child, clock)
+    assert "This record is shielded" in (await web.get(f"/privacy/requests/{rid}")).text
+    code = code_in((await step(web, f"/privacy/requests/{rid}/release", data=token(web))).text)
+    pack = await open_pack(web, reference, code)
+    assert "Zoë O&#39;Brien-Smith" in pack.text
+    assert "17 Quillfeather Lane" not in pack.text
+    assert "07700 900 417" not in pack.text
+    assert "left out of this answer to keep someone safe" in pack.text
+    body = json.loads((await open_pack(web, reference, code, format="json")).content)
+    assert body["details_left_out_for_safety"] is True
+    assert body["record"]["address"] is None
+    assert all(c["telephone"] is None and c["address"] is None for c in body["record"]["carers"])
+
+
+async def test_the_deadline_extends_pauses_and_restarts(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer, key = await officer_with_key(web, keyring, clock)
+    _, reference = await ask(web, officer.authority_id)  # received 24 November 2026
+    rid = await request_id(reference)
+    back = f"/privacy/requests/{rid}"
+    no_reason = await step(web, f"{back}/extend", data={**token(web), "months": "2"})
+    assert no_reason.status_code == 400
+    assert "Select why the answer needs longer" in no_reason.text
+    too_long = await step(web, f"{back}/extend", data={**token(web), "months": "3", "reason": "complex"})
+    assert too_long.status_code == 400
+    assert (
+        await step(web, f"{back}/extend", data={**token(web), "months": "2", "reason": "complex"})
+    ).status_code == 303
+    page = await web.get(back)
+    assert "Due <strong>24 February 2027</strong>" in page.text
+    letter = await web.get(f"{back}/extension-letter")
+    assert "You will now get an answer by <strong>24 February 2027</strong>" in letter.text
+    assert "the request is complex" in letter.text
+    assert "Maeve Quillfeather" in letter.text
+
+    assert (await step(web, f"{back}/pause", data=token(web))).status_code == 303
+    assert "Before you can release" in (await web.get(back)).text
+    clock.advance(days=5)
+    assert (await sign_in(web, key, ORIGIN, email=officer.email)).status_code == 200  # a new day
+    assert (await step(web, f"{back}/resume", data=token(web))).status_code == 303
+    assert "Due <strong>1 March 2027</strong>" in (await web.get(back)).text  # five days later
+    assert (await step(web, f"{back}/resume", data=token(web))).status_code == 409  # not paused now
+    assert [a for a, _, _ in await actions("sar.extended", "sar.paused", "sar.resumed")] == [
+        "sar.extended",
+        "sar.paused",
+        "sar.resumed",
+    ]
+
+
+async def test_the_queue_sorts_by_deadline_and_highlights_overdue_and_due_this_week(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    start = clock.now
+    clock.now = start - timedelta(days=40)
+    _, late = await ask(web, officer.authority_id)
+    clock.now = start - timedelta(days=27)
+    _, soon = await ask(web, officer.authority_id)
+    clock.now = start
+    _, fresh = await ask(web, officer.authority_id)
+    queue = await web.get("/privacy/requests")
+    text = queue.text
+    assert text.index(late) < text.index(soon) < text.index(fresh)
+    assert "1 overdue, 1 due this week" in text
+    assert "Overdue" in text
+    assert "Due this week" in text
+
+
+async def test_officers_see_only_their_own_authoritys_requests(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    south = await make_person(
+        keyring, clock.now, email="bo@south.example.org", authority="Southshire Council"
+    )
+    _, reference = await ask(web, south.authority_id)
+    rid = await request_id(reference)
+    await officer_of(web, keyring, clock)
+    assert reference not in (await web.get("/privacy/requests")).text
+    assert (await web.get(f"/privacy/requests/{rid}")).status_code == 404
+    for action in ("match", "identity", "release", "pause", "extend"):
+        assert (await web.post(f"/privacy/requests/{rid}/{action}", data=token(web))).status_code == 404
+    assert (await web.get(f"/privacy/requests/{rid}/extension-letter")).status_code == 404
+
+
+async def test_only_privacy_officers_reach_the_queue(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    assert (await web.get("/privacy/requests", follow_redirects=False)).headers["location"] == "/login"
+    await signed_in_as(web, keyring, clock.now, ORIGIN, Role.practitioner, "ada@riverside.example.org")
+    assert (await web.get("/privacy/requests")).status_code == 403
+
+
+async def test_release_needs_a_fresh_key_touch(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    await ready_to_release(web, rid, child, clock)
+    clock.advance(minutes=6)
+    stale = await web.post(f"/privacy/requests/{rid}/release", data=token(web), follow_redirects=False)
+    assert (stale.status_code, stale.headers["location"]) == (303, f"/step-up?next=/privacy/requests/{rid}")
+    stored = (await SubjectAccessRequest.select().where(SubjectAccessRequest.id == rid))[0]
+    assert (stored["status"], stored["code_hash"]) == ("received", None)
+
+
+async def test_the_transparency_page_counts_by_month(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    start = clock.now
+    clock.now = start - timedelta(days=60)  # 25 September: due 25 October, never answered
+    await ask(web, officer.authority_id)
+    clock.now = start - timedelta(days=50)  # 5 October: extended, answered in time
+    _, extended = await ask(web, officer.authority_id)
+    rid = await request_id(extended)
+    await step(
+        web, f"/privacy/requests/{rid}/extend", data={**token(web), "months": "1", "reason": "complex"}
+    )
+    await ready_to_release(web, rid, child, clock)
+    assert (await step(web, f"/privacy/requests/{rid}/release", data=token(web))).status_code == 200
+    clock.now = start
+    await ask(web, officer.authority_id)
+    page = await web.get("/transparency")
+    rows = re.findall(
+        r'<th scope="row" class="govuk-table__header">([A-Za-z]+ \d{4})</th>\s*'
+        r"<td[^>]*>(\d+)</td>\s*<td[^>]*>(\d+)</td>\s*<td[^>]*>(\d+)</td>\s*<td[^>]*>(\d+)</td>",
+        page.text,
+    )
+    figures = {month: tuple(int(n) for n in counts) for month, *counts in rows}
+    assert figures["November 2026"] == (1, 0, 0, 0)
+    assert figures["October 2026"] == (1, 1, 1, 0)
+    assert figures["September 2026"] == (1, 0, 0, 1)
+    assert len(figures) == 12
