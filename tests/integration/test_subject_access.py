@@ -15,12 +15,14 @@ import pytest
 from msgspec.structs import replace
 
 from app.audit import service as audit
+from app.audit.labels import ACTION_LABELS
 from app.audit.tables import Alert, AuditEntry
 from app.crypto.keyring import Keyring
 from app.identity.service import Role, actor_for, code_matches
-from app.records.schemas import ChildRecord
+from app.records.ids import format_signpost_id, row_ids
+from app.records.schemas import ChildDetails, ChildRecord, PersonName
 from app.records.service import create_child
-from app.records.tables import Child
+from app.records.tables import Child, EducationSetting, GpPractice
 from app.subject_access import service as sar_service
 from app.subject_access.tables import SubjectAccessRequest
 from tests.factories import child_details
@@ -245,14 +247,14 @@ async def test_asking_is_limited_per_client(web: CheckedClient, keyring: Keyring
 
 
 async def _accesses(
-    keyring: Keyring, authority_id: int, clock: FakeClock
+    keyring: Keyring, authority_id: int, clock: FakeClock, details: ChildDetails | None = None
 ) -> tuple[ChildRecord, ChildRecord, Person]:
     """A child of the authority with two views of its record by a practitioner, and another
     child with a view of its own."""
     ada = await make_person(keyring, clock.now, email="ada@riverside.example.org")
     actor = await actor_for(ada.id)
     assert actor is not None
-    child = await create_child(keyring, child_details(authority_id))
+    child = await create_child(keyring, details or child_details(authority_id))
     other = await create_child(keyring, child_details(authority_id, given_name="Ffion", family_name="Gwyn"))
     for reason, target in (
         ("assessment", child),
@@ -413,6 +415,93 @@ async def test_a_parents_request_from_asking_to_reading_the_pack(
     assert [a for a, kind, _ in await actions("sar.pack_viewed") if kind == "citizen"] == [
         "sar.pack_viewed"
     ] * 3
+
+
+async def test_the_pack_holds_every_field_and_every_access_not_withheld(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    school, gp = row_ids.next(), row_ids.next()
+    await EducationSetting.insert(
+        EducationSetting(
+            id=school, local_authority=officer.authority_id, name="Yarrow Academy", telephone="01632 960 700"
+        )
+    )
+    await GpPractice.insert(
+        GpPractice(
+            id=gp, local_authority=officer.authority_id, name="Quill Lane Surgery", telephone="01632 960 800"
+        )
+    )
+    details = replace(
+        child_details(
+            officer.authority_id, former_names=(PersonName(given_name="Zoe", family_name="Kowalski"),)
+        ),
+        education_setting_id=school,
+        education_start_date=date(2018, 9, 4),
+        gp_practice_id=gp,
+    )
+    child, _, _ = await _accesses(keyring, officer.authority_id, clock, details)
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    await ready_to_release(web, rid, child, clock)
+    code = code_in((await step(web, f"/privacy/requests/{rid}/release", data=token(web))).text)
+    body = json.loads((await open_pack(web, reference, code, format="json")).content)
+
+    home = {"lines": ["Flat 2", "17 Quillfeather Lane"], "town": "Yarrow", "postcode": "NB12 3XY"}
+    assert body["record"] == {
+        "signpost_id": format_signpost_id(child.signpost_id),
+        "given_name": "Zoë",
+        "family_name": "O'Brien-Smith",
+        "former_names": [{"given_name": "Zoe", "family_name": "Kowalski"}],
+        "date_of_birth": "2014-02-28",
+        "gender": "Female",
+        "address": home,
+        "carers": [
+            {
+                "name": "Maeve Quillfeather",
+                "relationship": "Mother",
+                "telephone": "07700 900 417",
+                "address": home,
+            }
+        ],
+        "education_setting": {
+            "name": "Yarrow Academy",
+            "telephone": "01632 960 700",
+            "start_date": "2018-09-04",
+        },
+        "gp_practice": {"name": "Quill Lane Surgery", "telephone": "01632 960 800"},
+        "services": [
+            {
+                "service_name": "Young People's Mental Health Service",
+                "service_type": "Mental health",
+                "practitioner_name": "Iolo Pemberton-Hart",
+                "role": "Mental health practitioner",
+                "telephone": "01632 960 555",
+                "email": "iolo.pembertonhart@cypmhs.example.org",
+                "start_date": "2024-01-10",
+                "end_date": None,
+                "lead_professional": True,
+                "assessment_undertaken": False,
+            }
+        ],
+        "shielded": False,
+        "retention_state": "delete_at_18",
+    }
+    # Every entry of the child's trail up to the opening is a recipient line, in order: the two
+    # views, the request's handling, and the opening itself. Nothing of the other child's.
+    trail = await AuditEntry.select().where(AuditEntry.child_id == child.id).order_by(AuditEntry.seq)
+    assert len(body["recipients"]) == len(trail)
+    assert [r["action"] for r in body["recipients"]] == [ACTION_LABELS[t["action"]] for t in trail]
+    assert [r["date"] for r in body["recipients"]] == [t["at"].isoformat() for t in trail]
+    assert body["recipients"][0] == {
+        "date": (clock.now - timedelta(days=3)).isoformat(),
+        "organisation": "Riverside Primary School",
+        "role": "Practitioner",
+        "action": "Opened the record",
+        "reason": "Assessment",
+    }
+    assert body["recipients"][-1]["action"] == "Subject access response read"
+    assert "Ffion" not in json.dumps(body)
 
 
 async def test_wrong_codes_lock_the_pack_until_the_officer_issues_a_new_one(
