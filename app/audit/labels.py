@@ -51,6 +51,7 @@ ACTION_LABELS: dict[str, str] = {
     "sar.entry_released": "Access entry no longer withheld",
     "sar.pack_viewed": "Subject access response read",
     "sar.code_failed": "Wrong subject access response code",
+    "sar.code_expired": "Expired subject access response code",
     "sar.locked": "Subject access response locked after wrong codes",
 }
 

@@ -38,7 +38,7 @@ from app.subject_access.codes import (
     IdentityMethod,
     Status,
 )
-from app.subject_access.deadlines import MAX_EXTENSION_MONTHS, uk_date
+from app.subject_access.deadlines import MAX_EXTENSION_MONTHS, add_months, uk_date
 from app.subject_access.service import RequestView, StepRefusedError
 from app.web.forms import date_from_fields
 
@@ -129,6 +129,9 @@ async def _request_page(
             "extension_reasons": EXTENSION_LABELS,
             "exemptions": EXEMPTION_LABELS,
             "max_extension": MAX_EXTENSION_MONTHS,
+            "answered_on": uk_date(found.answered_at) if found.answered_at else None,
+            "code_expires_on": uk_date(found.code_expires_at) if found.code_expires_at else None,
+            "review_example": add_months(today, 12),
             "genders": GENDER_LABELS,
             "errors": errors or {},
             "values": values or {},
@@ -228,6 +231,15 @@ async def competence(
     request: Request[Any, Any, Any], state: State, request_id: FromPath[int], data: FormData
 ) -> Template | Redirect:
     actor, found = await _load(request, state, request_id)
+    born = await service.child_born(found.child_id, state.keyring)
+    if not service.needs_competence(found, born, uk_date(state.clock())):
+        return await _refused(
+            state,
+            actor,
+            found,
+            "accesses",
+            "Only a parent's request about a child of 12 or over needs the child's view",
+        )
     answers = {"yes": True, "no": False}
     competent = answers.get(data.get("competent", ""))
     if competent is None:
@@ -271,10 +283,18 @@ async def withhold(
         return await _refused(state, actor, found, "review-day", error or "Enter the review date")
     if review_on <= today:
         return await _refused(state, actor, found, "review-day", "The review date must be in the future")
-    if review_on.year > today.year + 2:
+    if review_on > add_months(today, 24):
         return await _refused(state, actor, found, "review-day", "Review the exemption within two years")
     try:
         await pack.withhold(actor, found, seq, exemption, review_on, state.clock())
+    except pack.OwnEntryError:
+        return await _refused(
+            state,
+            actor,
+            found,
+            "seq",
+            "You cannot withhold an entry of your own access: ask another privacy officer",
+        )
     except StepRefusedError:
         return await _refused(state, actor, found, "seq", "Select an entry from this child's list")
     return _back(found)
@@ -313,6 +333,10 @@ async def extend(
         reason = ExtensionReason(data.get("reason", ""))
     except ValueError:
         return await _refused(state, actor, found, "reason", "Select why the answer needs longer")
+    if uk_date(state.clock()) > found.due_on:
+        return await _refused(
+            state, actor, found, "months", "The deadline has passed: extend only before it, and answer now"
+        )
     try:
         await service.extend(actor, found, months, reason, state.clock())
     except StepRefusedError:

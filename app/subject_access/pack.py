@@ -8,11 +8,9 @@ review date, and lifted again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
-
-import msgspec
 
 from app.audit import service as audit
 from app.audit.labels import ACTION_LABELS, REASON_LABELS
@@ -116,8 +114,9 @@ class Pack:
     answered_on: date | None
     authority: Contact
     authority_email: str
+    held: bool  # Signpost holds a record about the child
     signpost_id: str | None
-    record: ChildDetails | None  # None: no record held
+    record: ChildDetails | None  # None: none held, or left out to keep someone safe
     education: Contact | None
     gp: Contact | None
     left_out_for_safety: bool
@@ -159,12 +158,6 @@ async def access_lines(entries: list[audit.AccessEntry]) -> list[AccessLine]:
     ]
 
 
-def _without_contact_details(details: ChildDetails) -> ChildDetails:
-    """A shielded child's record for a parent's request: no address or telephone of anyone."""
-    carers = tuple(msgspec.structs.replace(c, telephone=None, address=None) for c in details.carers)
-    return msgspec.structs.replace(details, address=None, carers=carers)
-
-
 def _retention(details: ChildDetails) -> tuple[str, date]:
     eighteen = add_months(details.date_of_birth, 18 * 12)
     if details.retention_state == RetentionState.kept_with_consent:
@@ -198,20 +191,41 @@ async def build(keyring: Keyring, opened: Opened, today: date) -> Pack:
         "authority_email": authority["team_email"],
     }
     if record is None:
+        # No record, or one deleted since: who looked at it while it existed is still held.
+        trail = await audit.citizen_view(opened.child_id, today) if opened.child_id is not None else []
         return Pack(
             **base,
+            held=False,
             signpost_id=None,
             record=None,
             education=None,
             gp=None,
             left_out_for_safety=False,
-            accesses=[],
+            accesses=await access_lines(trail),
             retention="",
             retention_date=None,
             sources=[],
         )
     details = record.details
-    safety = details.shielded and requester == RequesterKind.parent_carer
+    accesses = await access_lines(await audit.citizen_view(record.id, today))
+    retention, retention_date = _retention(details)
+    if details.shielded and requester == RequesterKind.parent_carer:
+        # A shielded child may be hiding from a parent: the pack says a record is held and who
+        # looked (when, in what role, why), but nothing that could lead to the child: no names
+        # or Signpost ID, no address, school, GP or service, and no organisation.
+        return Pack(
+            **base,
+            held=True,
+            signpost_id=None,
+            record=None,
+            education=None,
+            gp=None,
+            left_out_for_safety=True,
+            accesses=[replace(line, organisation="") for line in accesses],
+            retention=retention,
+            retention_date=retention_date,
+            sources=[],
+        )
     education = gp = None
     if details.education_setting_id is not None:
         found = (
@@ -223,18 +237,18 @@ async def build(keyring: Keyring, opened: Opened, today: date) -> Pack:
     if details.gp_practice_id is not None:
         found = await GpPractice.select().where(GpPractice.id == details.gp_practice_id).run()
         gp = Contact(found[0]["name"], found[0]["telephone"]) if found else None
-    retention, retention_date = _retention(details)
     sources = [f"The {details.source} feed, which supplied the record"]
     if any(r is not None for r in record.involvement_recorders):
         sources.append("Practitioners who recorded their own involvement with the child in Signpost")
     return Pack(
         **base,
+        held=True,
         signpost_id=format_signpost_id(record.signpost_id),
-        record=_without_contact_details(details) if safety else details,
+        record=details,
         education=education,
         gp=gp,
-        left_out_for_safety=safety,
-        accesses=await access_lines(await audit.citizen_view(record.id, today)),
+        left_out_for_safety=False,
+        accesses=accesses,
         retention=retention,
         retention_date=retention_date,
         sources=sources,
@@ -309,12 +323,12 @@ def document(pack: Pack) -> dict[str, Any]:
             "telephone": pack.authority.telephone,
             "email": pack.authority_email,
         },
-        "record_held": held is not None,
+        "record_held": pack.held,
         "record": held,
         "details_left_out_for_safety": pack.left_out_for_safety,
         "purposes": list(PURPOSES),
         "lawful_basis": list(LAWFUL_BASIS),
-        "categories": list(CATEGORIES) if held is not None else [],
+        "categories": list(CATEGORIES) if pack.held else [],
         "recipients": [
             {
                 "date": line.at.isoformat(),
@@ -331,8 +345,7 @@ def document(pack: Pack) -> dict[str, Any]:
         },
         "sources": pack.sources,
         "consent": {
-            "kept_past_18_with_consent": held is not None
-            and pack.record is not None
+            "kept_past_18_with_consent": pack.record is not None
             and pack.record.retention_state == RetentionState.kept_with_consent,
             "receipts": [],
         },
@@ -342,6 +355,10 @@ def document(pack: Pack) -> dict[str, Any]:
 
 
 # Withholding entries (the officer's side)
+
+
+class OwnEntryError(StepRefusedError):
+    """An officer may not withhold a record of their own access: another officer decides."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,13 +429,15 @@ async def withhold(
     """Withhold the child's access entry ``seq`` until ``review_on``, under ``exemption``."""
     if request.child_id is None or officer.id is None:
         raise StepRefusedError(request.reference)
-    owned = (
-        await AuditEntry.exists()
+    rows = (
+        await AuditEntry.select(AuditEntry.actor_kind, AuditEntry.actor_id)
         .where((AuditEntry.seq == seq) & (AuditEntry.child_id == request.child_id))
         .run()
     )
-    if not owned:
+    if not rows:
         raise StepRefusedError(request.reference)
+    if rows[0]["actor_kind"] == "practitioner" and rows[0]["actor_id"] == officer.id:
+        raise OwnEntryError(request.reference)
     row = AuditWithholding(
         id=row_ids.next(),
         seq=seq,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -93,6 +94,12 @@ def parse_reference(text: str) -> str | None:
 def client_key(keyring: Keyring, host: str) -> str:
     """What the per-client rate limit counts: a keyed hash of the address, never the address."""
     key = keyring.mac_key(keyring.active_version, "subject-access-client")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None and address.version == 6:  # one client holds a whole /64
+        host = str(ipaddress.ip_network(f"{address}/64", strict=False))
     return hmac.new(key, host.encode("utf-8"), sha256).hexdigest()[:24]
 
 
@@ -153,12 +160,7 @@ async def submit(keyring: Keyring, request: NewRequest, now: datetime) -> Receip
         await audit.append(tx, [entry])
 
     await audit.write(unit)
-    names = (
-        await LocalAuthority.select(LocalAuthority.name)
-        .where(LocalAuthority.id == request.authority_id)
-        .run()
-    )
-    return Receipt(reference, received_on, due_on, names[0]["name"] if names else "")
+    return Receipt(reference, received_on, due_on, await authority_name(request.authority_id))
 
 
 # The officer's side
@@ -178,7 +180,7 @@ class QueueItem:
 
 def _queue_item(row: dict[str, Any], today: date) -> QueueItem:
     status = Status(row["status"])
-    is_open = status in OPEN_STATUSES
+    is_open = status == Status.received  # a paused request's clock is stopped: never overdue
     return QueueItem(
         id=row["id"],
         reference=format_reference(row["reference"]),
@@ -322,6 +324,8 @@ def needs_competence(request: RequestView, child_born: date | None, today: date)
 def release_blockers(request: RequestView, child_born: date | None, today: date) -> list[str]:
     """What still stands between the request and its release, in plain words (none: ready)."""
     blockers = []
+    if request.child_id is not None and child_born is None:
+        blockers.append("The matched record no longer exists: match again, or confirm that none matches")
     if request.status == Status.paused:
         blockers.append("The request is paused for clarification: restart the clock first")
     if request.child_id is None and not request.no_record:
@@ -444,13 +448,21 @@ async def extend(
 ) -> None:
     """Extend to ``months`` further months in all (one or two), with a reason the requester is
     told by letter."""
-    if not 1 <= months <= MAX_EXTENSION_MONTHS or months <= request.extension_months:
+    today = uk_date(now)
+    if (
+        not 1 <= months <= MAX_EXTENSION_MONTHS
+        or months <= request.extension_months
+        or today > request.due_on
+    ):
         raise StepRefusedError(request.reference)
     due_on = due_date(request.received_on, extension_months=months, paused_days=request.paused_days)
     await _step(
         request,
         {Sar.extension_months: months, Sar.extension_reason: reason.value, Sar.due_on: due_on},
-        _open() & (Sar.extension_months == request.extension_months),
+        (Sar.status == Status.received.value)
+        & (Sar.extension_months == request.extension_months)
+        & (Sar.paused_days == request.paused_days)
+        & (Sar.due_on >= today),
         _entry("sar.extended", officer, request, now, detail={"months": months, "reason": reason.value}),
     )
 
@@ -473,7 +485,9 @@ async def resume(officer: Actor, request: RequestView, now: datetime) -> None:
     await _step(
         request,
         {Sar.status: Status.received.value, Sar.paused_on: None, Sar.paused_days: days, Sar.due_on: due_on},
-        (Sar.status == Status.paused.value) & (Sar.paused_on == request.paused_on),
+        (Sar.status == Status.paused.value)
+        & (Sar.paused_on == request.paused_on)
+        & (Sar.extension_months == request.extension_months),
         _entry("sar.resumed", officer, request, now, detail={"paused_days": days}),
     )
 
@@ -493,10 +507,23 @@ async def release(officer: Actor, request: RequestView, now: datetime, *, reissu
         action = "sar.code_reissued"
     else:
         changes |= {Sar.status: Status.released.value, Sar.answered_at: now}
-        condition = Sar.status == Status.received.value
+        condition = (Sar.status == Status.received.value) & _as_checked(request)
         action = "sar.released"
     await _step(request, changes, condition, _entry(action, officer, request, now))
     return code
+
+
+def _as_checked(request: RequestView) -> Where | And:
+    """The request still as the officer saw it when they released it: the same match, identity
+    check and child's view (another officer may have changed them meanwhile)."""
+    condition: Any = Sar.identity_method.is_not_null() & (Sar.no_record == request.no_record)
+    for column, value in (
+        (Sar.child_id, request.child_id),
+        (Sar.child_competent, request.child_competent),
+        (Sar.child_agrees, request.child_agrees),
+    ):
+        condition &= column.is_null() if value is None else column == value
+    return condition  # type: ignore[no-any-return]
 
 
 async def refuse(officer: Actor, request: RequestView, now: datetime) -> None:
@@ -504,7 +531,10 @@ async def refuse(officer: Actor, request: RequestView, now: datetime) -> None:
     await _step(
         request,
         {Sar.status: Status.refused.value, Sar.answered_at: now},
-        (Sar.status == Status.received.value) & (Sar.child_competent == True) & (Sar.child_agrees == False),  # noqa: E712
+        (Sar.status == Status.received.value)
+        & (Sar.requester_kind == RequesterKind.parent_carer.value)
+        & (Sar.child_competent == True)  # noqa: E712
+        & (Sar.child_agrees == False),  # noqa: E712
         _entry("sar.refused", officer, request, now, detail={"why": "child_did_not_agree"}),
     )
 
@@ -546,8 +576,13 @@ class Opened:
 
 
 async def open_pack(keyring: Keyring, reference_text: str, code: str, born: date, now: datetime) -> Opened:
-    """Check the reference, code and the child's date of birth as the requester gave it. A wrong
-    try counts against the pack; the fifth locks it and alerts the authority's privacy officer."""
+    """Check the reference, code and the child's date of birth as the requester gave it.
+
+    A try is taken from the pack's five before the code is checked (one ``UPDATE ... WHERE
+    failed_codes < 5``), so tries made at once cannot get past the lock; a right answer gives it
+    back. The fifth wrong try locks the pack and alerts the authority's privacy officer. A
+    reference that opens nothing gets the same argon2 work and an audited refusal, like a real
+    one."""
     reference = parse_reference(reference_text)
     rows = (
         await Sar.select().where((Sar.reference == reference) & (Sar.status == Status.released.value)).run()
@@ -556,44 +591,53 @@ async def open_pack(keyring: Keyring, reference_text: str, code: str, born: date
     )
     if not rows or rows[0]["code_hash"] is None:
         await _decoy_verify(code)
+        await audit.record("sar.code_failed", audit.anonymous(), at=now, outcome="refused")
         raise PackRefusedError()
     row = rows[0]
-    names = (
-        await LocalAuthority.select(LocalAuthority.name)
-        .where(LocalAuthority.id == row["local_authority"])
-        .run()
-    )
-    authority = names[0]["name"] if names else ""
-    if row["failed_codes"] >= MAX_WRONG_CODES:
-        await _decoy_verify(code)
-        raise PackRefusedError(locked=True, authority=authority)
-    right = await code_matches(row["code_hash"], code)
-    right = right and _decrypt(keyring, row, "child_date_of_birth") == born.isoformat()
+    authority = await authority_name(row["local_authority"])
     citizen = Actor("citizen", authority_id=row["local_authority"])
     subject = (f"subject_access:{row['id']}",)
-    child_id = row["child_id"]
-    if right and now > row["code_expires_at"]:
-        raise PackRefusedError(expired=True, authority=authority)
-    if right:
-        await audit.record(
-            "sar.pack_viewed",
-            citizen,
-            at=now,
-            child_id=child_id,
-            child_authority_id=row["local_authority"] if child_id else None,
-            subjects=subject,
-        )
-        return Opened(row["id"], row["local_authority"], child_id)
 
-    async def unit(tx: Tx) -> int:
-        counted = await tx.run(
+    async def take_a_try(tx: Tx) -> int:
+        """Which of the five tries this is (0: none is left)."""
+        taken = await tx.run(
             Sar.update({Sar.failed_codes: Sar.failed_codes + 1})
             .where((Sar.id == row["id"]) & (Sar.failed_codes < MAX_WRONG_CODES))
             .returning(Sar.failed_codes)
         )
-        failures = int(counted[0]["failed_codes"]) if counted else MAX_WRONG_CODES
+        return int(taken[0]["failed_codes"]) if taken else 0
+
+    this_try = await audit.write(take_a_try)
+    if not this_try:
+        await _decoy_verify(code)
+        raise PackRefusedError(locked=True, authority=authority)
+    right = await code_matches(row["code_hash"], code)
+    right = right and _decrypt(keyring, row, "child_date_of_birth") == born.isoformat()
+    child_id = row["child_id"]
+    if right:
+        expired = now > row["code_expires_at"]
+        entry = Entry(
+            "sar.code_expired" if expired else "sar.pack_viewed",
+            citizen,
+            now,
+            child_id=None if expired else child_id,
+            child_authority_id=row["local_authority"] if child_id and not expired else None,
+            subjects=subject,
+            outcome="refused" if expired else "success",
+        )
+
+        async def give_it_back(tx: Tx) -> None:
+            await tx.run(Sar.update({Sar.failed_codes: Sar.failed_codes - 1}).where(Sar.id == row["id"]))
+            await audit.append(tx, [entry])
+
+        await audit.write(give_it_back)
+        if expired:
+            raise PackRefusedError(expired=True, authority=authority)
+        return Opened(row["id"], row["local_authority"], child_id)
+
+    async def count_the_failure(tx: Tx) -> None:
         entries = [Entry("sar.code_failed", citizen, now, subjects=subject, outcome="refused")]
-        if counted and failures == MAX_WRONG_CODES:
+        if this_try == MAX_WRONG_CODES:  # the last try: lock, once
             entries.append(Entry("sar.locked", citizen, now, subjects=subject, outcome="refused"))
             await alerts.raise_alert(
                 alerts.AlertKind.subject_access_locked,
@@ -603,10 +647,9 @@ async def open_pack(keyring: Keyring, reference_text: str, code: str, born: date
                 tx=tx,
             )
         await audit.append(tx, entries)
-        return failures
 
-    failures = await audit.write(unit)
-    raise PackRefusedError(locked=failures >= MAX_WRONG_CODES, authority=authority)
+    await audit.write(count_the_failure)
+    raise PackRefusedError(locked=this_try >= MAX_WRONG_CODES, authority=authority)
 
 
 # Public figures
@@ -629,7 +672,9 @@ async def figures(today: date, months: int = 12) -> list[MonthFigures]:
     for _ in range(months - 1):
         first = (first - timedelta(days=1)).replace(day=1)
     rows = (
-        await Sar.select(Sar.received_on, Sar.due_on, Sar.answered_at, Sar.extension_months, Sar.status)
+        await Sar.select(
+            Sar.received_on, Sar.due_on, Sar.answered_at, Sar.extension_months, Sar.status, Sar.paused_on
+        )
         .where(Sar.received_on >= first)
         .run()
     )
@@ -646,9 +691,11 @@ async def figures(today: date, months: int = 12) -> list[MonthFigures]:
             counts[1] += 1
         if row["extension_months"]:
             counts[2] += 1
-        if (answered_on is None and row["due_on"] < today) or (
-            answered_on is not None and answered_on > row["due_on"]
-        ):
+        due_on = row["due_on"]
+        if row["status"] == Status.paused.value and row["paused_on"] is not None:
+            due_on += today - row["paused_on"]  # the clock is stopped: the deadline moves with it
+        late = answered_on > due_on if answered_on is not None else due_on < today
+        if late:
             counts[3] += 1
     return [MonthFigures(m, *c) for m, c in sorted(table.items(), reverse=True)]
 
@@ -660,6 +707,11 @@ async def authorities() -> list[dict[str, Any]]:
         .order_by(LocalAuthority.name)
         .run()
     )
+
+
+async def authority_name(authority_id: int) -> str:
+    rows = await LocalAuthority.select(LocalAuthority.name).where(LocalAuthority.id == authority_id).run()
+    return str(rows[0]["name"]) if rows else ""
 
 
 async def child_born(child_id: int | None, keyring: Keyring) -> date | None:

@@ -6,6 +6,7 @@ extension and pause, own-authority limits, and the public figures."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -16,13 +17,13 @@ from msgspec.structs import replace
 
 from app.audit import service as audit
 from app.audit.labels import ACTION_LABELS
-from app.audit.tables import Alert, AuditEntry
+from app.audit.tables import Alert, AuditEntry, AuditWithholding
 from app.crypto.keyring import Keyring
 from app.identity.service import Role, actor_for, code_matches
 from app.records.ids import format_signpost_id, row_ids
 from app.records.schemas import ChildDetails, ChildRecord, PersonName
 from app.records.service import create_child
-from app.records.tables import Child, EducationSetting, GpPractice
+from app.records.tables import Carer, Child, EducationSetting, FormerName, GpPractice, Involvement
 from app.subject_access import service as sar_service
 from app.subject_access.tables import SubjectAccessRequest
 from tests.factories import child_details
@@ -111,8 +112,8 @@ async def actions(*names: str) -> list[tuple[str, str, int | None]]:
 
 
 async def ready_to_release(web: CheckedClient, rid: int, child: ChildRecord | None, clock: FakeClock) -> None:
-    """Match (or record no match), record the identity check, and for a child of 12 or more
-    record that they are competent and agree."""
+    """Match (or record no match), record the identity check, and where a parent asks about a
+    child of 12 or more, record that the child is competent and agrees."""
     back = f"/privacy/requests/{rid}"
     matched = await step(
         web, f"{back}/match", data={**token(web), "child": str(child.id) if child else "none"}
@@ -124,7 +125,7 @@ async def ready_to_release(web: CheckedClient, rid: int, child: ChildRecord | No
         data={**token(web), "method": "in_person_documents", **_date("checked", clock.now)},
     )
     assert checked.status_code == 303, checked.text
-    if child is not None:
+    if 'id="competence"' in (await web.get(back)).text:  # a parent asking about a child of 12 or over
         view = await step(web, f"{back}/competence", data={**token(web), "competent": "yes", "agrees": "yes"})
         assert view.status_code == 303, view.text
 
@@ -591,7 +592,7 @@ async def test_no_record_matches_and_the_pack_says_so(
     await ready_to_release(web, rid, None, clock)
     code = code_in((await step(web, f"/privacy/requests/{rid}/release", data=token(web))).text)
     pack = await open_pack(web, reference, code)
-    assert "Signpost holds no record about this child" in pack.text
+    assert "Northshire Council found no record about this child" in pack.text
     body = json.loads((await open_pack(web, reference, code, format="json")).content)
     assert (body["record_held"], body["record"], body["recipients"]) == (False, None, [])
     assert [a for a, _, child in await actions("sar.no_match")] == ["sar.no_match"]
@@ -668,25 +669,59 @@ async def test_a_young_person_asking_needs_no_competence_step(
     assert (await step(web, f"{back}/release", data=token(web))).status_code == 200
 
 
-async def test_a_shielded_childs_pack_for_a_parent_leaves_out_addresses_and_telephones(
+async def test_a_shielded_childs_pack_for_a_parent_says_who_looked_but_nothing_that_finds_the_child(
     web: CheckedClient, keyring: Keyring, clock: FakeClock
 ) -> None:
     officer = await officer_of(web, keyring, clock)
-    child = await create_child(keyring, replace(child_details(officer.authority_id), shielded=True))
+    school = row_ids.next()
+    await EducationSetting.insert(
+        EducationSetting(
+            id=school, local_authority=officer.authority_id, name="Yarrow Academy", telephone="01632 960 700"
+        )
+    )
+    shielded = replace(child_details(officer.authority_id), shielded=True, education_setting_id=school)
+    child, _, _ = await _accesses(keyring, officer.authority_id, clock, shielded)
     _, reference = await ask(web, officer.authority_id)
     rid = await request_id(reference)
     await ready_to_release(web, rid, child, clock)
     assert "This record is shielded" in (await web.get(f"/privacy/requests/{rid}")).text
     code = code_in((await step(web, f"/privacy/requests/{rid}/release", data=token(web))).text)
     pack = await open_pack(web, reference, code)
-    assert "Zoë O&#39;Brien-Smith" in pack.text
-    assert "17 Quillfeather Lane" not in pack.text
-    assert "07700 900 417" not in pack.text
-    assert "left out of this answer to keep someone safe" in pack.text
+    assert "Signpost holds a record about this child. To keep someone safe" in pack.text
+    for hidden in (
+        format_signpost_id(child.signpost_id),
+        "17 Quillfeather Lane",
+        "Yarrow",  # the town, and the school named after it
+        "07700 900 417",
+        "Maeve Quillfeather",
+        "Iolo Pemberton-Hart",
+        "Mental Health Service",
+        "Riverside Primary School",  # the organisation that looked
+    ):
+        assert hidden not in pack.text.replace(reference, ""), hidden
+    assert "Opened the record" in pack.text  # who looked, as a role and a reason, is still there
+    assert "Assessment" in pack.text
     body = json.loads((await open_pack(web, reference, code, format="json")).content)
-    assert body["details_left_out_for_safety"] is True
-    assert body["record"]["address"] is None
-    assert all(c["telephone"] is None and c["address"] is None for c in body["record"]["carers"])
+    assert (body["record_held"], body["record"], body["details_left_out_for_safety"]) == (True, None, True)
+    assert {r["organisation"] for r in body["recipients"]} == {""}
+    assert "Opened the record" in [r["action"] for r in body["recipients"]]
+
+    # The young person asking about their own shielded record sees all of it.
+    _, own = await ask(
+        web, officer.authority_id, requester="young_person", requester_name="Zoë O'Brien-Smith"
+    )
+    own_id = await request_id(own)
+    back = f"/privacy/requests/{own_id}"
+    await step(web, f"{back}/match", data={**token(web), "child": str(child.id)})
+    await step(
+        web,
+        f"{back}/identity",
+        data={**token(web), "method": "known_to_authority", **_date("checked", clock.now)},
+    )
+    own_code = code_in((await step(web, f"{back}/release", data=token(web))).text)
+    full = await open_pack(web, own, own_code)
+    assert "17 Quillfeather Lane" in full.text
+    assert "Yarrow Academy" in full.text
 
 
 async def test_the_deadline_extends_pauses_and_restarts(
@@ -755,8 +790,21 @@ async def test_officers_see_only_their_own_authoritys_requests(
     await officer_of(web, keyring, clock)
     assert reference not in (await web.get("/privacy/requests")).text
     assert (await web.get(f"/privacy/requests/{rid}")).status_code == 404
-    for action in ("match", "identity", "release", "pause", "extend"):
-        assert (await web.post(f"/privacy/requests/{rid}/{action}", data=token(web))).status_code == 404
+    for action in (
+        "match",
+        "identity",
+        "competence",
+        "withhold",
+        "lift",
+        "extend",
+        "pause",
+        "resume",
+        "release",
+        "reissue",
+        "refuse",
+    ):
+        answer = await web.post(f"/privacy/requests/{rid}/{action}", data=token(web))
+        assert answer.status_code == 404, action
     assert (await web.get(f"/privacy/requests/{rid}/extension-letter")).status_code == 404
 
 
@@ -812,3 +860,164 @@ async def test_the_transparency_page_counts_by_month(
     assert figures["October 2026"] == (1, 1, 1, 0)
     assert figures["September 2026"] == (1, 0, 0, 1)
     assert len(figures) == 12
+
+
+# What the review of the first version found
+
+
+async def test_a_release_is_refused_when_another_officer_changed_the_request_meanwhile(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))  # 12: the child's view counts
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    await ready_to_release(web, rid, child, clock)
+    actor = await actor_for(officer.id)
+    assert actor is not None
+    seen = await sar_service.load(keyring, rid, officer.authority_id)  # the page the first officer saw
+    assert seen is not None
+    assert sar_service.release_blockers(seen, BORN, clock.now.date()) == []
+    # Meanwhile a second officer records that the child does not agree.
+    await step(
+        web, f"/privacy/requests/{rid}/competence", data={**token(web), "competent": "yes", "agrees": "no"}
+    )
+    with pytest.raises(sar_service.StepRefusedError):
+        await sar_service.release(actor, seen, clock.now)
+    stored = (await SubjectAccessRequest.select().where(SubjectAccessRequest.id == rid))[0]
+    assert (stored["status"], stored["code_hash"]) == ("received", None)
+
+
+async def test_tries_made_at_once_cannot_get_past_the_lock(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    await ready_to_release(web, rid, child, clock)
+    await step(web, f"/privacy/requests/{rid}/release", data=token(web))
+    [real_hash] = [
+        r["code_hash"] for r in await SubjectAccessRequest.select().where(SubjectAccessRequest.id == rid)
+    ]
+    checked: list[str] = []
+
+    async def counted(code_hash: str, code: str) -> bool:
+        if code_hash == real_hash:
+            checked.append(code)
+        return await code_matches(code_hash, code)
+
+    monkeypatch.setattr(sar_service, "code_matches", counted)
+    tries = [
+        sar_service.open_pack(keyring, reference, f"AAAA-BBBB-CCCC-{n:04d}", BORN, clock.now)
+        for n in range(12)
+    ]
+    outcomes = await asyncio.gather(*tries, return_exceptions=True)
+    assert all(isinstance(o, sar_service.PackRefusedError) for o in outcomes)
+    assert len(checked) == 5  # only five guesses were ever checked against the real code
+    stored = (await SubjectAccessRequest.select().where(SubjectAccessRequest.id == rid))[0]
+    assert stored["failed_codes"] == 5
+    assert [a for a, _, _ in await actions("sar.code_failed", "sar.locked")].count("sar.locked") == 1
+
+
+async def test_a_paused_request_is_not_overdue_and_an_overdue_one_cannot_be_extended(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer, key = await officer_with_key(web, keyring, clock)
+    _, paused = await ask(web, officer.authority_id)
+    _, idle = await ask(web, officer.authority_id)
+    paused_id, idle_id = await request_id(paused), await request_id(idle)
+    await step(web, f"/privacy/requests/{paused_id}/pause", data=token(web))
+    clock.advance(days=40)  # both past their first deadline of 24 December
+    assert (await sign_in(web, key, ORIGIN, email=officer.email)).status_code == 200
+    queue = (await web.get("/privacy/requests")).text
+    assert "1 overdue, 0 due this week" in queue
+    late = await step(
+        web, f"/privacy/requests/{idle_id}/extend", data={**token(web), "months": "1", "reason": "complex"}
+    )
+    assert late.status_code == 400
+    assert "The deadline has passed" in late.text
+    figures = await sar_service.figures(clock.now.date())
+    november = next(m for m in figures if m.month == date(2026, 11, 1))
+    assert (november.received, november.overdue) == (2, 1)  # the paused one's clock is stopped
+
+
+async def test_only_a_parents_request_about_a_child_of_12_or_over_takes_the_childs_view(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    _, reference = await ask(
+        web, officer.authority_id, requester="young_person", requester_name="Zoë O'Brien-Smith"
+    )
+    rid = await request_id(reference)
+    back = f"/privacy/requests/{rid}"
+    await step(web, f"{back}/match", data={**token(web), "child": str(child.id)})
+    refused = await step(web, f"{back}/competence", data={**token(web), "competent": "yes", "agrees": "no"})
+    assert refused.status_code == 400
+    assert "Only a parent&#39;s request about a child of 12 or over" in refused.text
+    assert (await step(web, f"{back}/refuse", data=token(web))).status_code == 409
+    stored = (await SubjectAccessRequest.select().where(SubjectAccessRequest.id == rid))[0]
+    assert (stored["status"], stored["child_competent"]) == ("received", None)
+
+
+async def test_an_officer_cannot_withhold_their_own_access(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    await step(web, f"/privacy/requests/{rid}/match", data={**token(web), "child": str(child.id)})
+    own = (
+        await AuditEntry.select()
+        .where((AuditEntry.child_id == child.id) & (AuditEntry.actor_id == officer.id))
+        .order_by(AuditEntry.seq)
+    )[0]
+    review = clock.now.date() + timedelta(days=30)
+    answer = await step(
+        web,
+        f"/privacy/requests/{rid}/withhold",
+        data={
+            **token(web),
+            "seq": str(own["seq"]),
+            "exemption": "crime_prevention",
+            **_date("review", review),
+        },
+    )
+    assert answer.status_code == 400
+    assert "You cannot withhold an entry of your own access" in answer.text
+    assert await AuditWithholding.count() == 0
+
+
+async def test_a_matched_record_deleted_before_release_blocks_it(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    await ready_to_release(web, rid, child, clock)
+    for table in (Carer, Involvement, FormerName):
+        await table.delete().where(table.child == child.id)
+    await Child.delete().where(Child.id == child.id)
+    page = await web.get(f"/privacy/requests/{rid}")
+    assert "The matched record no longer exists" in page.text
+    refused = await step(web, f"/privacy/requests/{rid}/release", data=token(web))
+    assert refused.status_code == 400
+    assert "The matched record no longer exists" in refused.text
+
+
+async def test_the_request_page_works_on_the_29th_of_february(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    clock.now = datetime(2028, 2, 29, 10, 0, tzinfo=UTC)
+    officer = await officer_of(web, keyring, clock)
+    child = await create_child(keyring, child_details(officer.authority_id))
+    _, reference = await ask(web, officer.authority_id)
+    rid = await request_id(reference)
+    await step(web, f"/privacy/requests/{rid}/match", data={**token(web), "child": str(child.id)})
+    page = await web.get(f"/privacy/requests/{rid}")
+    assert page.status_code == 200
+    assert "Due <strong>29 March 2028</strong>" in page.text
+    assert "For example, 28 2 2029" in page.text  # a review date a year on
