@@ -82,7 +82,14 @@ async def ensure_authorities(seed: int, count: int, children: int) -> list[Autho
         code = authority_code(seed, number)
         stem = names.AUTHORITY_STEMS[number % len(names.AUTHORITY_STEMS)]
         suffix = "" if number < len(names.AUTHORITY_STEMS) else f" {number // len(names.AUTHORITY_STEMS) + 1}"
-        existing = await LocalAuthority.select(LocalAuthority.id).where(LocalAuthority.code == code).run()
+        name = f"{stem}{suffix} Council"
+        # By code, or by name: an operator may have made the authority already (``users create
+        # --authority NAME``), and two authorities of one name look alike to citizens choosing one.
+        existing = (
+            await LocalAuthority.select(LocalAuthority.id)
+            .where((LocalAuthority.code == code) | (LocalAuthority.name == name))
+            .run()
+        )
         if existing:
             authority_id = existing[0]["id"]
         else:
@@ -91,7 +98,7 @@ async def ensure_authorities(seed: int, count: int, children: int) -> list[Autho
                 LocalAuthority(
                     id=authority_id,
                     code=code,
-                    name=f"{stem}{suffix} Council",
+                    name=name,
                     team_telephone=f"01632 960 {number % 1000:03d}",
                     team_email=f"signpost@{stem.lower()}{number}.example.org",
                 )

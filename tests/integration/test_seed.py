@@ -84,6 +84,25 @@ async def test_seeded_children_are_varied_and_plausible(tmp_path: Path) -> None:
     assert 1 < len(schools) < len(children) / 50, "schools are shared by many children"
 
 
+def test_seeding_reuses_an_authority_an_operator_made_by_name(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    made = signpost(
+        "users", "create", "--name", "Priya Officer", "--email", "priya@northshire.example.org",
+        "--role", "privacy_officer", "--org", "Information governance", "--authority", "Northshire Council",
+        env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert seed(tmp_path, "--children", "30", "--seed", "3").returncode == 0
+    with sqlite3.connect(tmp_path / "signpost.sqlite3") as db:
+        northshire = db.execute("SELECT id FROM local_authority WHERE name = 'Northshire Council'").fetchall()
+        children = db.execute(
+            "SELECT count(*) FROM child WHERE local_authority = ?", (northshire[0][0],)
+        ).fetchone()[0]
+    assert len(northshire) == 1  # one authority of that name, holding seeded children
+    assert children > 0
+
+
 async def test_seeding_twice_with_the_same_seed_is_refused_cleanly(tmp_path: Path) -> None:
     assert seed(tmp_path, "--children", "20", "--seed", "5").returncode == 0
     again = seed(tmp_path, "--children", "20", "--seed", "5")
