@@ -862,7 +862,7 @@ async def test_the_transparency_page_counts_by_month(
     assert len(figures) == 12
 
 
-# What the review of the first version found
+# Races, awkward days and the limits of what an officer may do
 
 
 async def test_a_release_is_refused_when_another_officer_changed_the_request_meanwhile(
