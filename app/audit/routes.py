@@ -24,9 +24,14 @@ from app.audit.alerts import AlertStatus
 from app.audit.labels import ACTION_LABELS, OUTCOME_LABELS, REASON_LABELS, actor_label
 from app.audit.service import Actor
 from app.audit.tables import AuditEntry
-from app.identity.service import ROLE_LABELS, PractitionerView, Role, practitioners_of_authority
+from app.identity.service import (
+    ROLE_LABELS,
+    PractitionerView,
+    Role,
+    organisation_names,
+    practitioners_of_authority,
+)
 from app.identity.sessions import signed_in_with_role
-from app.identity.tables import Organisation
 from app.records.ids import format_signpost_id, parse_signpost_id
 from app.records.tables import Child
 from app.web.forms import date_from_fields
@@ -195,7 +200,7 @@ async def audit_search(request: Request[Any, Any, Any], state: State, data: Form
         subjects=[f"practitioner:{practitioner_id}"] if practitioner_id is not None else [],
         result_count=len(rows),
     )
-    organisations = await _organisation_names({r["organisation_id"] for r in rows if r["organisation_id"]})
+    organisations = await organisation_names({r["organisation_id"] for r in rows if r["organisation_id"]})
     children = await _signpost_ids({r["child_id"] for r in rows if r["child_id"]})
     results = [
         {
@@ -214,17 +219,6 @@ async def audit_search(request: Request[Any, Any, Any], state: State, data: Form
         for r in rows
     ]
     return _search_page(people, values=values, results=results, more=more)
-
-
-async def _organisation_names(ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = (
-        await Organisation.select(Organisation.id, Organisation.name)
-        .where(Organisation.id.is_in(list(ids)))
-        .run()
-    )
-    return {r["id"]: r["name"] for r in rows}
 
 
 ROUTES = [alert_queue, acknowledge_alert, escalate_alert, audit_search_page, audit_search]

@@ -363,6 +363,18 @@ async def practitioners_of_authority(keyring: Keyring, authority_id: int) -> lis
     return [v for v in views if v is not None]
 
 
+async def organisation_names(ids: set[int]) -> dict[int, str]:
+    """The names of these organisations, by ID (the audit's views name organisations, not people)."""
+    if not ids:
+        return {}
+    rows = (
+        await Organisation.select(Organisation.id, Organisation.name)
+        .where(Organisation.id.is_in(list(ids)))
+        .run()
+    )
+    return {r["id"]: r["name"] for r in rows}
+
+
 async def organisations_of_authority(authority_id: int) -> list[dict[str, object]]:
     rows = (
         await Organisation.select(Organisation.id, Organisation.name)

@@ -18,8 +18,7 @@ from app.audit.service import Actor, Entry
 from app.audit.tables import AuditEntry, AuditWithholding
 from app.crypto.keyring import Keyring
 from app.database import Tx
-from app.identity.service import ROLE_LABELS, Role
-from app.identity.tables import Organisation
+from app.identity.service import ROLE_LABELS, Role, organisation_names
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS, RetentionState
 from app.records.ids import format_signpost_id, row_ids
 from app.records.schemas import Address, ChildDetails
@@ -126,17 +125,6 @@ class Pack:
     sources: list[str]
 
 
-async def _organisations(ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = (
-        await Organisation.select(Organisation.id, Organisation.name)
-        .where(Organisation.id.is_in(list(ids)))
-        .run()
-    )
-    return {r["id"]: r["name"] for r in rows}
-
-
 def _role(kind: str, role: str | None) -> str:
     if kind != "practitioner":
         return _ACTOR_ROLES.get(kind, kind)
@@ -144,7 +132,7 @@ def _role(kind: str, role: str | None) -> str:
 
 
 async def access_lines(entries: list[audit.AccessEntry]) -> list[AccessLine]:
-    names = await _organisations({e.organisation_id for e in entries if e.organisation_id})
+    names = await organisation_names({e.organisation_id for e in entries if e.organisation_id})
     return [
         AccessLine(
             seq=e.seq,

@@ -46,13 +46,17 @@ def _too_many(state: State, what: str) -> Template:
 
 
 async def _ask_page(
-    *, status: int = 200, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+    *,
+    status: int = 200,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    authorities: list[dict[str, Any]] | None = None,
 ) -> Template:
     return Template(
         "subject_access/ask.html",
         status_code=status,
         context={
-            "authorities": await service.authorities(),
+            "authorities": authorities if authorities is not None else await service.authorities(),
             "requesters": REQUESTER_LABELS,
             "values": values or {},
             "errors": errors or {},
@@ -68,10 +72,10 @@ async def ask_page() -> Template:
 @post("/subject-access")
 async def ask(request: Request[Any, Any, Any], state: State, data: FormData) -> Template:
     now = state.clock()
-    authorities = {a["id"] for a in await service.authorities()}
-    asked, errors, values = ask_from_form(data, authorities, uk_date(now))
+    authorities = await service.authorities()
+    asked, errors, values = ask_from_form(data, {a["id"] for a in authorities}, uk_date(now))
     if asked is None:
-        return await _ask_page(status=400, values=values, errors=errors)
+        return await _ask_page(status=400, values=values, errors=errors, authorities=authorities)
     limit = state.settings.subject_access_requests_per_hour
     if not await service.use_client_allowance(_client(request, state), "ask", limit, now):
         return _too_many(state, "asked")
