@@ -53,14 +53,31 @@ ACTION_LABELS: dict[str, str] = {
     "sar.code_failed": "Wrong subject access response code",
     "sar.code_expired": "Expired subject access response code",
     "sar.locked": "Subject access response locked after wrong codes",
+    "disclosure.match_refused": "Police disclosure request stopped: the details matched no single record",
+    "disclosure.drafted": "Police disclosure request prepared",
+    "disclosure.requested": "Police disclosure request made",
+    "disclosure.request_viewed": "Police disclosure request looked at by the approver",
+    "disclosure.approved": "Police disclosure request approved",
+    "disclosure.refused": "Police disclosure request refused",
+    "disclosure.revoked": "Police access to the record ended early",
+    "disclosure.record_viewed": "Record opened by the police under an approved disclosure",
+    "disclosure.exemption_recorded": "Police disclosure kept out of subject access until a review date",
+    "disclosure.exemption_lifted": "Police disclosure no longer kept out of subject access",
 }
 
-REASON_LABELS: dict[str, str] = {
+#: Why a practitioner opens a record: the fixed list they choose from.
+VIEW_REASONS: dict[str, str] = {
     "safeguarding_concern": "Safeguarding concern",
     "new_to_caseload": "New to my caseload",
     "arranging_service": "Arranging a service",
     "contacting_professionals": "Contacting other professionals",
     "assessment": "Assessment",
+}
+
+#: Every reason an audit row may carry: the practitioners' list, and a police disclosure.
+REASON_LABELS: dict[str, str] = {
+    **VIEW_REASONS,
+    "police_disclosure": "Police exceptional disclosure (prevention or detection of crime)",
 }
 
 OUTCOME_LABELS: dict[str, str] = {

@@ -13,6 +13,7 @@ everyone but that authority's Signpost team; each such opening alerts the privac
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -32,6 +33,10 @@ from app.search import quotas
 from app.search.quotas import Quota
 
 OPEN_AFTER_SEARCH = timedelta(hours=24)
+
+
+class AccessEndedError(Exception):
+    """The grant a view relied on (a police disclosure) ended before the view was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +172,9 @@ async def open_record(
     session_id: int | None = None,
     *,
     breaking_glass: bool = False,
+    action: str = "record.view",
+    subjects: tuple[str, ...] = (),
+    still_allowed: Callable[[Tx], Awaitable[bool]] | None = None,
 ) -> RecordView:
     """Decrypt the record for ``viewer``, count the view against ``quota`` and audit it with
     ``reason`` (a code from ``REASON_LABELS``), in one write unit with any shielded-access
@@ -176,7 +184,11 @@ async def open_record(
 
     ``breaking_glass`` (with ``session_id``): override shielding for this child for this
     session, in the same unit, so only for a view the quota allows: audited with the reason
-    (``record.break_glass``) and the privacy officer of the child's authority alerted at once."""
+    (``record.break_glass``) and the privacy officer of the child's authority alerted at once.
+
+    A view under a police disclosure is audited as ``action`` against ``subjects`` (the
+    request), and ``still_allowed`` is checked inside the same unit, so a grant revoked or
+    expired a moment before shows nothing: :class:`AccessEndedError`."""
     quotas.check(quota, viewer, now)
     record = await load_child(keyring, child_id)
     details = record.details
@@ -187,18 +199,21 @@ async def open_record(
     glass = details.shielded and not team and (breaking is not None or await overridden(session_id, child_id))
     restricted = details.shielded and not team and not glass
     entry = audit.Entry(
-        "record.view",
+        action,
         viewer,
         now,
         child_id=child_id,
         child_authority_id=details.local_authority_id,
+        subjects=subjects,
         reason=reason,
         detail={"shielded": True, "break_glass": glass} if details.shielded else None,
     )
 
-    async def unit(tx: Tx) -> bool:
+    async def unit(tx: Tx) -> str:
+        if still_allowed is not None and not await still_allowed(tx):
+            return "ended"
         if not await quotas.use(tx, quota, viewer, now):
-            return False
+            return "quota"
         if breaking is not None:
             await _break_glass(tx, breaking, child_id, details.local_authority_id, viewer, reason, now)
         [seq] = await audit.append(tx, [entry])
@@ -214,9 +229,12 @@ async def open_record(
                 audit_seq=seq,
                 tx=tx,
             )
-        return True
+        return "shown"
 
-    if not await audit.write(unit):
+    written = await audit.write(unit)
+    if written == "ended":
+        raise AccessEndedError()
+    if written == "quota":
         raise quotas.refused(quota, viewer, now)
     base = RecordView(
         child_id=child_id,

@@ -14,7 +14,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Body, FromPath
 from litestar.response import Template
 
-from app.audit.labels import REASON_LABELS
+from app.audit.labels import REASON_LABELS, VIEW_REASONS
 from app.audit.service import Actor
 from app.identity.service import PractitionerView, Role
 from app.identity.sessions import signed_in_with_role
@@ -33,7 +33,7 @@ def _reason_page(child_id: int, *, error: str | None = None, chosen: str = "") -
         status_code=400 if error else 200,
         context={
             "child_id": child_id,
-            "reasons": REASON_LABELS,
+            "reasons": VIEW_REASONS,
             "errors": {"reason": error} if error else {},
             "chosen": chosen,
         },
@@ -59,7 +59,7 @@ async def open_record(
 ) -> Template:
     user = await _openable(request, state, child_id)
     reason = data.get("reason", "")
-    if reason not in REASON_LABELS:
+    if reason not in VIEW_REASONS:
         return _reason_page(child_id, error="Select why you are opening this record")
     session = request.scope.get("auth")
     try:
@@ -136,7 +136,7 @@ def _warning_page(child_id: int, error: str | None = None) -> Template:
         status_code=400 if error else 200,
         context={
             "child_id": child_id,
-            "reasons": REASON_LABELS,
+            "reasons": VIEW_REASONS,
             "errors": {"reason": error} if error else {},
         },
     )
@@ -156,7 +156,7 @@ async def break_glass(
 ) -> Template:
     user = await _may_break_glass(request, state, child_id)
     reason = data.get("reason", "")
-    if reason not in REASON_LABELS or data.get("understood") != "yes":
+    if reason not in VIEW_REASONS or data.get("understood") != "yes":
         return _warning_page(child_id, "Select your reason and confirm you understand the warning")
     session = request.scope["auth"]
     now = state.clock()
