@@ -31,6 +31,7 @@ from piccolo.querystring import QueryString
 
 import app.piccolo_conf
 from app.audit.tables import AUDIT_TABLES
+from app.disclosure.tables import DISCLOSURE_TABLES
 from app.identity.tables import IDENTITY_TABLES
 from app.involvement.tables import INVOLVEMENT_TABLES
 from app.piccolo_app import APP_CONFIG, MIGRATIONS_DIR
@@ -46,6 +47,7 @@ ALL_TABLES = [
     *SEARCH_TABLES,
     *INVOLVEMENT_TABLES,
     *SUBJECT_ACCESS_TABLES,
+    *DISCLOSURE_TABLES,
 ]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 

@@ -24,6 +24,7 @@ from app.audit.routes import ROUTES as AUDIT_ROUTES
 from app.crypto.keyring import Keyring
 from app.crypto.secret import app_secret
 from app.database import AnyEngine
+from app.disclosure.routes import ROUTES as DISCLOSURE_ROUTES
 from app.health.routes import healthz, readyz
 from app.home.routes import start_page
 from app.identity.routes import ROUTES as IDENTITY_ROUTES
@@ -107,6 +108,7 @@ def create_app(
             *INVOLVEMENT_ROUTES,
             *SUBJECT_ACCESS_ROUTES,
             *SUBJECT_ACCESS_OFFICER_ROUTES,
+            *DISCLOSURE_ROUTES,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],

@@ -5,6 +5,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from app.audit.tables import AUDIT_TABLES
+from app.disclosure.tables import DISCLOSURE_TABLES
 from app.identity.tables import IDENTITY_TABLES
 from app.involvement.tables import INVOLVEMENT_TABLES
 from app.records.tables import TABLES
@@ -23,6 +24,7 @@ APP_CONFIG = AppConfig(
         *SEARCH_TABLES,
         *INVOLVEMENT_TABLES,
         *SUBJECT_ACCESS_TABLES,
+        *DISCLOSURE_TABLES,
     ],
     migration_dependencies=[],
     commands=[],

@@ -81,6 +81,10 @@ class Settings:
     views_per_day: int = 200
     subject_access_requests_per_hour: int = 5
     subject_access_tries_per_hour: int = 20
+    disclosure_access_hours: int = 72
+    disclosure_decision_hours: int = 72
+    disclosure_urgent_decision_hours: int = 4
+    disclosure_requests_per_day: int = 10
 
     @property
     def production(self) -> bool:
@@ -282,6 +286,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     views_per_day = _whole_number(env, "SIGNPOST_QUOTA_VIEWS_PER_DAY", 200, 1, 1_000_000, problems)
     sar_requests = _whole_number(env, "SIGNPOST_SUBJECT_ACCESS_REQUESTS_PER_HOUR", 5, 1, 10_000, problems)
     sar_tries = _whole_number(env, "SIGNPOST_SUBJECT_ACCESS_TRIES_PER_HOUR", 20, 1, 10_000, problems)
+    access_hours = _whole_number(env, "SIGNPOST_DISCLOSURE_ACCESS_HOURS", 72, 1, 720, problems)
+    decision_hours = _whole_number(env, "SIGNPOST_DISCLOSURE_DECISION_HOURS", 72, 1, 720, problems)
+    urgent_hours = _whole_number(env, "SIGNPOST_DISCLOSURE_URGENT_DECISION_HOURS", 4, 1, 72, problems)
+    disclosure_requests = _whole_number(env, "SIGNPOST_DISCLOSURE_REQUESTS_PER_DAY", 10, 1, 1000, problems)
     audit_log_name = _text(env, "SIGNPOST_AUDIT_LOG_NAME", f"{rp_id}/signpost-audit", problems)
     if not _LOG_NAME.match(audit_log_name):
         problems.append("SIGNPOST_AUDIT_LOG_NAME must be a host name and path, e.g. signpost.example/audit")
@@ -316,4 +324,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         views_per_day=views_per_day,
         subject_access_requests_per_hour=sar_requests,
         subject_access_tries_per_hour=sar_tries,
+        disclosure_access_hours=access_hours,
+        disclosure_decision_hours=decision_hours,
+        disclosure_urgent_decision_hours=urgent_hours,
+        disclosure_requests_per_day=disclosure_requests,
     )

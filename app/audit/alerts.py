@@ -33,6 +33,7 @@ class AlertKind(StrEnum):
     shielded_access = "shielded_access"
     search_pattern = "search_pattern"
     subject_access_locked = "subject_access_locked"
+    disclosure_overdue = "disclosure_overdue"
 
 
 ALERT_LABELS: dict[AlertKind, str] = {
@@ -43,6 +44,7 @@ ALERT_LABELS: dict[AlertKind, str] = {
     AlertKind.shielded_access: "Access to a shielded record",
     AlertKind.search_pattern: "Many searches that matched nothing or too many records",
     AlertKind.subject_access_locked: "A subject access response was locked after five wrong codes",
+    AlertKind.disclosure_overdue: "A police disclosure request is past its decision deadline",
 }
 
 #: A practitioner's volume is the records shown to them in results or opened, per UTC day.

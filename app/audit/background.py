@@ -1,7 +1,8 @@
 """The audit trail's background work, done by one server process at a time (the one holding
 ``background.lock`` in the checkpoint directory): signed checkpoints every few seconds when due,
 on SQLite a passive checkpoint of the write-ahead log as often, and every minute a purge of
-spent counters. Each process writes a final checkpoint at shutdown, so a clean stop leaves every
+spent counters and unsent police disclosure drafts, and an alert for each disclosure request past
+its decision deadline. Each process writes a final checkpoint at shutdown, so a clean stop leaves every
 row covered by a signature."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from app import database
 from app.audit import checkpoints, service
 from app.audit.chain import GENESIS, ChainVerifier, Problem
 from app.audit.tables import AuditEntry
+from app.disclosure import service as disclosure
 from app.search import quotas
 from app.settings import Settings
 
@@ -160,6 +162,8 @@ async def _rounds(
         if since_purge >= PURGE_INTERVAL_SECONDS:
             since_purge = 0.0
             tasks.append(("purge", lambda: quotas.purge(clock())))
+            tasks.append(("disclosure_overdue", lambda: disclosure.raise_overdue(clock())))
+            tasks.append(("disclosure_drafts", lambda: disclosure.purge_drafts(clock())))
         for name, task in tasks:
             try:
                 await task()

@@ -315,8 +315,11 @@ async def withheld_seqs(child_id: int, today: date) -> set[int]:
     }
 
 
-async def citizen_view(child_id: int, today: date) -> list[AccessEntry]:
-    """Every access to one child's record, oldest first, except entries withheld today."""
+async def citizen_view(
+    child_id: int, today: date, hidden_subjects: frozenset[str] = frozenset()
+) -> list[AccessEntry]:
+    """Every access to one child's record, oldest first, except entries withheld today and
+    entries about any of ``hidden_subjects`` (a police disclosure kept out until its review)."""
     withheld = await withheld_seqs(child_id, today)
     rows = (
         await AuditEntry.select(
@@ -327,6 +330,7 @@ async def citizen_view(child_id: int, today: date) -> list[AccessEntry]:
             AuditEntry.role,
             AuditEntry.action,
             AuditEntry.reason,
+            AuditEntry.subjects,
         )
         .where(AuditEntry.child_id == child_id)
         .order_by(AuditEntry.seq)
@@ -343,5 +347,5 @@ async def citizen_view(child_id: int, today: date) -> list[AccessEntry]:
             reason=r["reason"],
         )
         for r in rows
-        if r["seq"] not in withheld
+        if r["seq"] not in withheld and not hidden_subjects.intersection(json.loads(r["subjects"]))
     ]

@@ -27,6 +27,7 @@ from piccolo.table import Table
 
 from app.crypto.keyring import REFRESH_SECONDS, Keyring, key_path, write_new_key
 from app.database import write_transaction
+from app.disclosure.tables import DISCLOSURE_ENCRYPTED
 from app.identity.service import email_index
 from app.identity.tables import Practitioner
 from app.records.normalise import given_dob_key, name_dob_key
@@ -39,6 +40,7 @@ ROTATED_COLUMNS: dict[type[Table], tuple[str, ...]] = {
     **ENCRYPTED_COLUMNS,
     Practitioner: ("name", "email"),
     **SUBJECT_ACCESS_ENCRYPTED,
+    **DISCLOSURE_ENCRYPTED,
 }
 
 GRACE_SECONDS = 2 * REFRESH_SECONDS

@@ -8,6 +8,7 @@ review date, and lifted again.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +19,8 @@ from app.audit.service import Actor, Entry
 from app.audit.tables import AuditEntry, AuditWithholding
 from app.crypto.keyring import Keyring
 from app.database import Tx
+from app.disclosure import service as disclosure
+from app.disclosure.codes import EXEMPTION_LABEL as DISCLOSURE_EXEMPTION
 from app.identity.service import ROLE_LABELS, Role, organisation_names
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS, RetentionState
 from app.records.ids import format_signpost_id, row_ids
@@ -180,7 +183,13 @@ async def build(keyring: Keyring, opened: Opened, today: date) -> Pack:
     }
     if record is None:
         # No record, or one deleted since: who looked at it while it existed is still held.
-        trail = await audit.citizen_view(opened.child_id, today) if opened.child_id is not None else []
+        trail = (
+            await audit.citizen_view(
+                opened.child_id, today, await disclosure.exempt_subjects(opened.child_id, today)
+            )
+            if opened.child_id is not None
+            else []
+        )
         return Pack(
             **base,
             held=False,
@@ -195,7 +204,8 @@ async def build(keyring: Keyring, opened: Opened, today: date) -> Pack:
             sources=[],
         )
     details = record.details
-    accesses = await access_lines(await audit.citizen_view(record.id, today))
+    hidden = await disclosure.exempt_subjects(record.id, today)
+    accesses = await access_lines(await audit.citizen_view(record.id, today, hidden))
     retention, retention_date = _retention(details)
     if details.shielded and requester == RequesterKind.parent_carer:
         # A shielded child may be hiding from a parent: the pack says a record is held and who
@@ -352,13 +362,14 @@ class OwnEntryError(StepRefusedError):
 @dataclass(frozen=True, slots=True)
 class OfficerLine:
     line: AccessLine
-    withholding_id: int | None
+    withholding_id: int | None  # None: shown, or kept out by a disclosure approver (exemption set)
     exemption: str
     review_on: date | None
 
 
 async def officer_lines(child_id: int, today: date) -> list[OfficerLine]:
-    """Every access to the child, with the withholding in force on each (if any)."""
+    """Every access to the child, with the withholding in force on each (if any): the privacy
+    officer's own, or a police disclosure's that its approver recorded."""
     rows = (
         await AuditEntry.select(
             AuditEntry.seq,
@@ -368,11 +379,18 @@ async def officer_lines(child_id: int, today: date) -> list[OfficerLine]:
             AuditEntry.role,
             AuditEntry.action,
             AuditEntry.reason,
+            AuditEntry.subjects,
         )
         .where(AuditEntry.child_id == child_id)
         .order_by(AuditEntry.seq)
         .run()
     )
+    police = await disclosure.exemptions(child_id, today)
+    kept_out: dict[int, date] = {}
+    for r in rows:
+        for subject in json.loads(r.pop("subjects")):
+            if subject in police:
+                kept_out[r["seq"]] = police[subject]
     entries = [audit.AccessEntry(**r) for r in rows]
     held = (
         await AuditWithholding.select()
@@ -384,17 +402,18 @@ async def officer_lines(child_id: int, today: date) -> list[OfficerLine]:
         .run()
     )
     by_seq = {h["seq"]: h for h in held}
-    return [
-        OfficerLine(
-            line=line,
-            withholding_id=by_seq[line.seq]["id"] if line.seq in by_seq else None,
-            exemption=EXEMPTION_LABELS[Exemption(by_seq[line.seq]["exemption"])]
-            if line.seq in by_seq
-            else "",
-            review_on=by_seq[line.seq]["review_on"] if line.seq in by_seq else None,
-        )
-        for line in await access_lines(entries)
-    ]
+
+    def line_of(line: AccessLine) -> OfficerLine:
+        if line.seq in by_seq:
+            held = by_seq[line.seq]
+            return OfficerLine(
+                line, held["id"], EXEMPTION_LABELS[Exemption(held["exemption"])], held["review_on"]
+            )
+        if line.seq in kept_out:
+            return OfficerLine(line, None, DISCLOSURE_EXEMPTION, kept_out[line.seq])
+        return OfficerLine(line, None, "", None)
+
+    return [line_of(line) for line in await access_lines(entries)]
 
 
 def _withholding_entry(

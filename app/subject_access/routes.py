@@ -1,5 +1,6 @@
 """The citizen's pages, with no account: asking (``/subject-access``), reading the answer
-(``/subject-access/response``), and the public figures (``/transparency``).
+(``/subject-access/response``), and the public figures (``/transparency``: subject access, and
+police disclosure by month and authority).
 
 Asking says the same thing whether or not Signpost holds a record about the child: it stores the
 request without looking. Both forms are limited per client (a keyed hash of the network address,
@@ -18,6 +19,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 
+from app.disclosure import service as disclosure
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS
 from app.subject_access import pack, service
 from app.subject_access.codes import REQUESTER_LABELS, RequesterKind
@@ -158,9 +160,13 @@ async def open_response(
 
 @get("/transparency")
 async def transparency(state: State) -> Template:
+    today = uk_date(state.clock())
     return Template(
         "subject_access/transparency.html",
-        context={"months": await service.figures(uk_date(state.clock()))},
+        context={
+            "months": await service.figures(today),
+            "disclosures": await disclosure.figures(today),
+        },
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import (
     ChoiceLoader,
@@ -16,6 +18,13 @@ from litestar.template.config import TemplateConfig
 
 #: The package of GOV.UK Frontend macros, which is also the prefix their own imports expect.
 GOVUK_MACROS = "govuk_frontend_jinja"
+_UK = ZoneInfo("Europe/London")
+
+
+def uk_time(moment: datetime) -> str:
+    """A moment as people in the UK read it: "24 November 2026, 9:00am"."""
+    local = moment.astimezone(_UK)
+    return f"{local.day} {local:%B %Y}, {local.hour % 12 or 12}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
 
 
 def make_template_config(templates_dir: Path, *, reload: bool = True) -> TemplateConfig[JinjaTemplateEngine]:
@@ -42,4 +51,5 @@ def make_template_config(templates_dir: Path, *, reload: bool = True) -> Templat
         lstrip_blocks=True,
         auto_reload=reload,
     )
+    environment.filters["uk_time"] = uk_time
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))

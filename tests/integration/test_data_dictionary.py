@@ -9,6 +9,8 @@ from typing import Any
 from piccolo.columns import Bytea, Varchar
 
 from app.database import AnyEngine
+from app.disclosure import codes as disclosure_codes
+from app.disclosure.tables import DISCLOSURE_ENCRYPTED, DISCLOSURE_TABLES, DisclosureRequest
 from app.records import codes
 from app.records.tables import ENCRYPTED_COLUMNS, TABLES, LocalAuthority
 from app.settings import Settings
@@ -27,16 +29,18 @@ def dictionary_rows() -> dict[tuple[str, str], tuple[str, str]]:
     return rows
 
 
-#: The tables the dictionary lists: the record store, and subject access requests.
-DOCUMENTED_TABLES = [*TABLES, *SUBJECT_ACCESS_TABLES]
-DOCUMENTED_ENCRYPTED = {**ENCRYPTED_COLUMNS, **SUBJECT_ACCESS_ENCRYPTED}
+#: The tables the dictionary lists: the record store, subject access and police disclosure requests.
+DOCUMENTED_TABLES = [*TABLES, *SUBJECT_ACCESS_TABLES, *DISCLOSURE_TABLES]
+DOCUMENTED_ENCRYPTED = {**ENCRYPTED_COLUMNS, **SUBJECT_ACCESS_ENCRYPTED, **DISCLOSURE_ENCRYPTED}
 
 
-def code_columns() -> set[tuple[str, str]]:
-    return {(t._meta.tablename, c._meta.db_column_name) for t in DOCUMENTED_TABLES for c in t._meta.columns}
+def code_columns(tables: list[Any] = DOCUMENTED_TABLES) -> set[tuple[str, str]]:
+    return {(t._meta.tablename, c._meta.db_column_name) for t in tables for c in t._meta.columns}
 
 
-def code_list(name: str) -> Any:
+def code_list(name: str, table: str) -> Any:
+    if table == DisclosureRequest._meta.tablename:
+        return getattr(disclosure_codes, name)
     return getattr(codes, name, None) or getattr(subject_access_codes, name)
 
 
@@ -67,7 +71,7 @@ def test_plain_text_columns_carry_the_documented_bound() -> None:
                 _, bound = rows[(table._meta.tablename, column._meta.db_column_name)]
                 code = re.match(r"code `(\w+)`", bound)
                 if code:  # a code list: every code must fit the column
-                    values = [v.value for v in code_list(code.group(1))]
+                    values = [v.value for v in code_list(code.group(1), table._meta.tablename)]
                     assert max(map(len, values)) <= (column.length or 0), bound
                     continue
                 match = re.match(r"(\d+)", bound)
@@ -80,7 +84,21 @@ def test_plain_text_columns_carry_the_documented_bound() -> None:
 
 def test_nothing_about_a_child_is_free_text() -> None:
     forbidden = re.compile(r"note|comment|free|description|detail|remark|text", re.IGNORECASE)
-    assert not [key for key in code_columns() if forbidden.search(key[1])]
+    about_children = [*TABLES, *SUBJECT_ACCESS_TABLES]
+    assert not [key for key in code_columns(about_children) if forbidden.search(key[1])]
+
+
+def test_a_disclosure_requests_free_text_is_about_the_request_and_encrypted() -> None:
+    """The officer's justification and the approver's reasons are the only free text outside
+    the record store: about the request, bounded, and encrypted."""
+    rows = dictionary_rows()
+    free = {
+        column
+        for (table, column), (stored, bound) in rows.items()
+        if table == "disclosure_request" and "characters" in bound
+    }
+    assert free == {"justification", "decision_note"}
+    assert set(DISCLOSURE_ENCRYPTED[DisclosureRequest]) >= free
 
 
 async def test_the_migrated_database_matches_the_dictionary(engine: AnyEngine, settings: Settings) -> None:

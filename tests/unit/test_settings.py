@@ -41,6 +41,12 @@ def test_defaults_are_a_local_development_service() -> None:
     assert settings.checkpoint_dir == Path("var/checkpoints")
     assert (settings.checkpoint_rows, settings.checkpoint_minutes) == (1000, 5)
     assert settings.audit_log_name == "localhost/signpost-audit"
+    assert (
+        settings.disclosure_access_hours,
+        settings.disclosure_decision_hours,
+        settings.disclosure_urgent_decision_hours,
+        settings.disclosure_requests_per_day,
+    ) == (72, 72, 4, 10)
 
 
 def test_production_with_everything_set_starts() -> None:
@@ -90,6 +96,14 @@ def test_production_refuses_development_only_settings() -> None:
         ("SIGNPOST_AUDIT_CHECKPOINT_MINUTES", "9999", "from 1 to 1440"),
         ("SIGNPOST_AUDIT_LOG_NAME", "Signpost Audit", "spaces or control characters"),
         ("SIGNPOST_AUDIT_LOG_NAME", "https://x.example/log", "SIGNPOST_AUDIT_LOG_NAME must be a host name"),
+        ("SIGNPOST_DISCLOSURE_ACCESS_HOURS", "0", "from 1 to 720"),
+        ("SIGNPOST_DISCLOSURE_DECISION_HOURS", "721", "from 1 to 720"),
+        ("SIGNPOST_DISCLOSURE_URGENT_DECISION_HOURS", "73", "from 1 to 72"),
+        (
+            "SIGNPOST_DISCLOSURE_REQUESTS_PER_DAY",
+            "ten",
+            "SIGNPOST_DISCLOSURE_REQUESTS_PER_DAY must be a whole number",
+        ),
     ],
 )
 def test_malformed_values_are_named(name: str, value: str, fragment: str) -> None:
