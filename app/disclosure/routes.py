@@ -173,6 +173,7 @@ async def _request_page(state: State, found: service.RequestView, error: str | N
             "decision": _decision_label(found.decision_reason),
             "force": names.get(found.force_id, ""),
             "authority": (await service.authority_names({found.authority_id})).get(found.authority_id, ""),
+            "decided_yes": found.status in (Status.approved, Status.revoked),
             "errors": {"send": error} if error else {},
             **LABELS,
         },

@@ -187,8 +187,9 @@ async def test_a_request_from_making_to_a_time_limited_view(
     rid = int(made.headers["location"].rsplit("/", 1)[1])
     check = await web.get(f"/disclosure/requests/{rid}")
     assert "Check your request before you send it" in check.text
-    assert "Northshire Council" in check.text
-    assert "Zoë" not in check.text  # the officer is told nothing about the record itself
+    # The officer is told nothing about the record itself, not even its authority, until approved.
+    for hidden in ("Zoë", "Yarrow", "Northshire Council"):
+        assert hidden not in check.text, hidden
     row = await stored(rid)
     assert (row["status"], row["child_id"]) == ("draft", child.id)
     assert b"NS/12345/26" not in bytes(row["crime_reference"])  # encrypted
@@ -250,6 +251,7 @@ async def test_a_request_from_making_to_a_time_limited_view(
     await cast.be("pc")
     mine = await web.get(f"/disclosure/requests/{rid}")
     assert "Necessary to arrange the interview" in mine.text
+    assert "Northshire Council" in mine.text  # approved: where to turn
     view = await post(web, f"/disclosure/requests/{rid}/record", {})
     assert view.status_code == 200, view.text
     assert view.headers["cache-control"] == "no-store"
@@ -634,6 +636,8 @@ async def test_a_refused_request_appears_in_subject_access_without_an_exemption(
     mine = await web.get(f"/disclosure/requests/{rid}")
     assert "The information can be got another way" in mine.text
     assert "Ask the school first." in mine.text
+    assert "Northshire Council" not in mine.text
+    assert "Northshire Council" not in (await web.get("/disclosure/requests")).text
     answer = await _subject_access_pack(keyring, child, clock.now.date())
     assert "Police disclosure request refused" in {r["action"] for r in answer["recipients"]}
 
