@@ -13,8 +13,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import SIGNPOST
+from tests.browser.live import a_child_of_the_live_service
 from tests.browser.tab import Tab, add_authenticator, assert_accessible
-from tests.browser.test_subject_access_journey import a_child_of_the_live_service, fill_date
+from tests.browser.test_subject_access_journey import fill_date
 
 pytestmark = pytest.mark.browser
 POLICE_EMAIL = "pc.quill@northshire-police.example.org"

@@ -5,16 +5,14 @@ post and whole pages come back); every page accessible."""
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 from datetime import date
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import CDPSession, Page, expect
 
-from app.crypto.keyring import Keyring
 from tests.browser.conftest import SIGNPOST
+from tests.browser.live import a_child_of_the_live_service
 from tests.browser.tab import Tab, add_authenticator, assert_accessible
 
 pytestmark = pytest.mark.browser
@@ -22,23 +20,9 @@ EMAIL = "searching.practitioner@riverside.example.org"
 
 
 def a_seeded_child(live_env: dict[str, str]) -> tuple[str, str, date]:
-    """Seed the live service and read one unshielded child's names and birth date back."""
-    seeded = subprocess.run(
-        [SIGNPOST, "seed", "--children", "40", "--seed", "7", "--no-progress"],
-        env=live_env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert seeded.returncode == 0, seeded.stderr
-    data = Path(live_env["SIGNPOST_DATA_DIR"])
-    keyring = Keyring(data / "keys")
-    with sqlite3.connect(data / "signpost.sqlite3") as database:
-        child_id, given, family, born = database.execute(
-            "SELECT id, given_name, family_name, date_of_birth FROM child WHERE shielded = 0 LIMIT 1"
-        ).fetchone()
-    return (
-        keyring.decrypt("child.given_name", child_id, given),
-        keyring.decrypt("child.family_name", child_id, family),
-        date.fromisoformat(keyring.decrypt("child.date_of_birth", child_id, born)),
-    )
+    """One unshielded child of the live service: names and birth date."""
+    child = a_child_of_the_live_service(live_env)
+    return child.given, child.family, child.born
 
 
 def fill_search(page: Page, given: str, family: str, born: date) -> None:
