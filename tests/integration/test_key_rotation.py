@@ -155,3 +155,41 @@ async def test_subject_access_requests_are_rotated_and_still_read(
         None,
     )
     assert loaded.requester_address == asked.requester_address
+
+
+async def test_police_disclosure_requests_are_rotated_and_still_read(
+    engine: AnyEngine, keyring: Keyring
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.disclosure import service as disclosure
+    from app.disclosure.codes import LawfulBasis, Offence, Urgency
+    from app.disclosure.tables import DisclosureRequest
+    from app.identity.service import Role, actor_for
+    from app.records.service import create_child
+    from app.search.quotas import Quota
+    from app.search.service import Criteria
+    from tests.factories import child_details
+    from tests.identity_flow import make_person
+
+    now = datetime.now(UTC)
+    officer = await make_person(keyring, now, email="pc@example.org", role=Role.police, organisation="Police")
+    actor = await actor_for(officer.id)
+    assert actor is not None
+    child = await create_child(keyring, child_details(officer.authority_id))
+    case = disclosure.Case("NS/1/26", Offence.drugs, LawfulBasis.court_order, Urgency.routine, "j" * 60)
+    request_id = await disclosure.draft(
+        keyring,
+        actor,
+        Criteria(signpost_id=child.signpost_id),
+        case,
+        now,
+        Quota("disclosure", 10, hourly=False),
+    )
+    await rotation.rotate(keyring, batch_size=10)
+    [stored] = await DisclosureRequest.select().run()
+    assert stored["key_version"] == 2
+    assert Keyring.version_of(bytes(stored["justification"])) == 2
+    loaded = await disclosure.load(Keyring(keyring.keys_dir), request_id)
+    assert loaded is not None
+    assert (loaded.crime_reference, loaded.justification, loaded.decision_note) == ("NS/1/26", "j" * 60, None)
