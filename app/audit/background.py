@@ -1,9 +1,9 @@
 """The audit trail's background work, done by one server process at a time (the one holding
 ``background.lock`` in the checkpoint directory): signed checkpoints every few seconds when due,
 on SQLite a passive checkpoint of the write-ahead log as often, and every minute a purge of
-spent counters and unsent police disclosure drafts, and an alert for each disclosure request past
-its decision deadline. Each process writes a final checkpoint at shutdown, so a clean stop leaves every
-row covered by a signature."""
+spent counters; police disclosure drafts not sent within a day lapse, and each disclosure request
+past its decision deadline raises an alert. Each process writes a final checkpoint at shutdown,
+so a clean stop leaves every row covered by a signature."""
 
 from __future__ import annotations
 
@@ -163,7 +163,7 @@ async def _rounds(
             since_purge = 0.0
             tasks.append(("purge", lambda: quotas.purge(clock())))
             tasks.append(("disclosure_overdue", lambda: disclosure.raise_overdue(clock())))
-            tasks.append(("disclosure_drafts", lambda: disclosure.purge_drafts(clock())))
+            tasks.append(("disclosure_drafts", lambda: disclosure.lapse_drafts(clock())))
         for name, task in tasks:
             try:
                 await task()

@@ -63,6 +63,8 @@ ACTION_LABELS: dict[str, str] = {
     "disclosure.record_viewed": "Record opened by the police under an approved disclosure",
     "disclosure.exemption_recorded": "Police disclosure kept out of subject access until a review date",
     "disclosure.exemption_lifted": "Police disclosure no longer kept out of subject access",
+    "disclosure.withdrawn": "Police disclosure request withdrawn before it was sent",
+    "disclosure.lapsed": "Police disclosure request not sent within a day",
 }
 
 #: Why a practitioner opens a record: the fixed list they choose from.
@@ -77,7 +79,7 @@ VIEW_REASONS: dict[str, str] = {
 #: Every reason an audit row may carry: the practitioners' list, and a police disclosure.
 REASON_LABELS: dict[str, str] = {
     **VIEW_REASONS,
-    "police_disclosure": "Police exceptional disclosure (prevention or detection of crime)",
+    "police_disclosure": "Police exceptional disclosure request",
 }
 
 OUTCOME_LABELS: dict[str, str] = {

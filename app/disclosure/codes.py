@@ -63,10 +63,18 @@ class Status(StrEnum):
     approved = "approved"
     refused = "refused"
     revoked = "revoked"  # approved, then the access was ended early
+    withdrawn = "withdrawn"  # a draft the officer chose not to send
+    lapsed = "lapsed"  # a draft not sent within a day
 
+
+#: Requests nobody has decided: their entries stay out of the child's subject access answer
+#: (only approved and refused requests appear; an approver may still keep those out).
+UNDECIDED = (Status.draft, Status.pending, Status.withdrawn, Status.lapsed)
 
 STATUS_LABELS: dict[Status, str] = {
     Status.draft: "Not sent",
+    Status.withdrawn: "Not sent: you withdrew it",
+    Status.lapsed: "Not sent within a day",
     Status.pending: "Waiting for a decision",
     Status.approved: "Approved",
     Status.refused: "Refused",

@@ -160,6 +160,9 @@ async def _own(
 
 
 async def _request_page(state: State, found: service.RequestView, error: str | None = None) -> Template:
+    """The officer's request page; after a refused step, as it stands now, with the error."""
+    if error:
+        found = await service.load(state.keyring, found.id) or found
     now = state.clock()
     names = await organisation_names({found.force_id})
     return Template(
@@ -174,7 +177,7 @@ async def _request_page(state: State, found: service.RequestView, error: str | N
             "force": names.get(found.force_id, ""),
             "authority": (await service.authority_names({found.authority_id})).get(found.authority_id, ""),
             "decided_yes": found.status in (Status.approved, Status.revoked),
-            "errors": {"send": error} if error else {},
+            "errors": {"status": error} if error else {},
             **LABELS,
         },
     )
@@ -212,9 +215,14 @@ async def send(
 
 
 @post("/disclosure/requests/{request_id:int}/cancel", guards=[signed_in_with_role], opt=POLICE)
-async def cancel(request: Request[Any, Any, Any], state: State, request_id: FromPath[int]) -> Redirect:
-    officer, _ = await _own(request, state, request_id)
-    await service.cancel(officer, request_id)
+async def cancel(
+    request: Request[Any, Any, Any], state: State, request_id: FromPath[int]
+) -> Template | Redirect:
+    officer, found = await _own(request, state, request_id)
+    try:
+        await service.cancel(officer, found, state.clock())
+    except service.StepRefusedError:
+        return await _request_page(state, found, "This request was sent already, or is no longer a draft")
     return Redirect("/disclosure/requests", status_code=303)
 
 
@@ -283,7 +291,7 @@ async def _decidable(
 ) -> tuple[Actor, service.RequestView]:
     approver = Actor.of(_user(request))
     found = await service.load(state.keyring, request_id)
-    if found is None or found.status == Status.draft or found.authority_id != approver.authority_id:
+    if found is None or found.submitted_at is None or found.authority_id != approver.authority_id:
         raise NotFoundException()
     if not service.may_decide(approver, found):
         raise PermissionDeniedException("A request from your own organisation is decided by someone else")
@@ -299,11 +307,14 @@ async def _decision_page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
 ) -> Template:
+    if errors:
+        found = await service.load(state.keyring, found.id) or found  # as it stands now
     now = state.clock()
     try:
         record = await load_child(state.keyring, found.child_id)
     except RecordNotFoundError:
         record = None
+    await service.record_viewed(approver, found, now)  # every page that shows the child
     names = await organisation_names({found.force_id})
     return Template(
         "disclosure/decide.html",
@@ -327,7 +338,6 @@ async def _decision_page(
 @get("/disclosure/decisions/{request_id:int}", guards=[signed_in_with_role], opt=APPROVER)
 async def decision_page(request: Request[Any, Any, Any], state: State, request_id: FromPath[int]) -> Template:
     approver, found = await _decidable(request, state, request_id)
-    await service.record_viewed(approver, found, state.clock())
     return await _decision_page(state, approver, found)
 
 
@@ -358,7 +368,8 @@ async def decide(
         else:
             await service.refuse(approver, found, reason, note, now, state.keyring)
     except service.StepRefusedError:
-        return await _refused(state, approver, found, "decision", "This request has been decided already")
+        message = "This request has been decided already, or the child's record has moved or gone"
+        return await _refused(state, approver, found, "decision", message)
     return _back(request_id)
 
 

@@ -23,15 +23,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from piccolo.columns.combination import And, Where
+from piccolo.engine.postgres import PostgresEngine
 
 from app.audit import alerts
 from app.audit import service as audit
 from app.audit.service import Actor, Entry
+from app.audit.tables import Alert
 from app.crypto.keyring import Keyring
 from app.database import Tx
 from app.disclosure.codes import (
     APPROVAL_REASON,
     EXEMPTION,
+    EXEMPTION_LABEL,
+    UNDECIDED,
     LawfulBasis,
     Offence,
     RefusalReason,
@@ -161,14 +165,13 @@ def _entry(
     outcome: audit.Outcome = "success",
     detail: dict[str, int | str | bool] | None = None,
 ) -> Entry:
-    """An audit row against the request and its child (once sent: a draft names no child)."""
-    sent = request.status != Status.draft or action == "disclosure.requested"
+    """An audit row against the request and its child."""
     return Entry(
         action,
         actor,
         now,
-        child_id=request.child_id if sent else None,
-        child_authority_id=request.authority_id if sent else None,
+        child_id=request.child_id,
+        child_authority_id=request.authority_id,
         subjects=(request.subject,),
         reason="police_disclosure",
         outcome=outcome,
@@ -216,8 +219,17 @@ async def draft(
             created_at=now,
             key_version=version,
         )
+        # The match confirmed that these identifiers are one child's: the child is named, so the
+        # privacy officer sees it in the child's trail (the subject access answer leaves an
+        # undecided request out: see exempt_subjects).
         entry = Entry(
-            "disclosure.drafted", officer, now, subjects=(f"disclosure:{row_id}",), reason="police_disclosure"
+            "disclosure.drafted",
+            officer,
+            now,
+            child_id=unique.child_id,
+            child_authority_id=unique.authority_id,
+            subjects=(f"disclosure:{row_id}",),
+            reason="police_disclosure",
         )
     else:
         entry = Entry(
@@ -245,11 +257,19 @@ async def draft(
 
 
 async def _step(
-    request: RequestView, changes: dict[Any, Any], condition: Where | And, entries: list[Entry]
+    request: RequestView,
+    changes: dict[Any, Any],
+    condition: Where | And,
+    entries: list[Entry],
+    *,
+    child_still_theirs: bool = False,
 ) -> None:
-    """Apply ``changes`` if ``condition`` still holds, with ``entries``, in one unit."""
+    """Apply ``changes`` if ``condition`` still holds (and, with ``child_still_theirs``, the
+    child's record is still the request's authority's), with ``entries``, in one unit."""
 
     async def unit(tx: Tx) -> bool:
+        if child_still_theirs and not await tx.run(_still_theirs(request)):
+            return False
         changed = await tx.run(Dr.update(changes).where((Dr.id == request.id) & condition).returning(Dr.id))
         if not changed:
             return False
@@ -258,6 +278,14 @@ async def _step(
 
     if not await audit.write(unit):
         raise StepRefusedError(str(request.id))
+
+
+def _still_theirs(request: RequestView) -> Any:
+    """The query: is the child's record still held, by the authority the request went to? (A
+    child who moved since is another authority's to decide about.)"""
+    return Child.select(Child.id).where(
+        (Child.id == request.child_id) & (Child.local_authority == request.authority_id)
+    )
 
 
 def decision_deadline(urgency: Urgency, sent: datetime, *, routine_hours: int, urgent_hours: int) -> datetime:
@@ -279,7 +307,7 @@ async def send(officer: Actor, request: RequestView, now: datetime, decide_by: d
     )
 
     async def unit(tx: Tx) -> bool:
-        if not (await tx.run(Child.select(Child.id).where(Child.id == request.child_id))):
+        if not await tx.run(_still_theirs(request)):
             return False
         changed = await tx.run(
             Dr.update({Dr.status: Status.pending.value, Dr.submitted_at: now, Dr.decide_by: decide_by})
@@ -295,15 +323,17 @@ async def send(officer: Actor, request: RequestView, now: datetime, decide_by: d
         raise StepRefusedError(str(request.id))
 
 
-async def cancel(officer: Actor, request_id: int) -> bool:
-    """Delete the officer's own unsent draft; False when there is none."""
-    deleted = (
-        await Dr.delete()
-        .where((Dr.id == request_id) & (Dr.status == Status.draft.value) & (Dr.requester == officer.id))
-        .returning(Dr.id)
-        .run()
+async def cancel(officer: Actor, request: RequestView, now: datetime) -> None:
+    """The officer's own unsent draft is withdrawn (kept, and audited: the match it made is an
+    access to the child's identifiers)."""
+    if request.requester_id != officer.id:
+        raise StepRefusedError(str(request.id))
+    await _step(
+        request,
+        {Dr.status: Status.withdrawn.value},
+        (Dr.status == Status.draft.value) & (Dr.requester == officer.id),
+        [_entry("disclosure.withdrawn", officer, request, now)],
     )
-    return bool(deleted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +419,10 @@ async def open_record(
         & (Dr.status == Status.approved.value)
         & (Dr.access_until > now)
     )
+    if isinstance(Dr._meta.db, PostgresEngine):
+        # Held until the view commits: a revocation waits for it, and a revocation already
+        # made is seen (SQLite's single writer serialises the two anyway).
+        granted = granted.lock_rows("SHARE")
 
     async def still_allowed(tx: Tx) -> bool:
         return bool(await tx.run(granted))
@@ -479,6 +513,7 @@ async def approve(
         },
         (Dr.status == Status.pending.value) & _decider(approver),
         [_entry("disclosure.approved", approver, request, now, detail={"hours": hours})],
+        child_still_theirs=True,
     )
 
 
@@ -531,7 +566,7 @@ async def record_exemption(
 ) -> None:
     """Keep the request out of the child's subject access answer until ``review_on`` (None:
     lift the exemption now)."""
-    if not may_decide(approver, request) or request.status == Status.draft:
+    if not may_decide(approver, request) or request.submitted_at is None:
         raise StepRefusedError(str(request.id))
     if review_on is None:
         changes: dict[Any, Any] = {Dr.exemption: None, Dr.exempt_until: None}
@@ -539,23 +574,39 @@ async def record_exemption(
     else:
         changes = {Dr.exemption: EXEMPTION, Dr.exempt_until: review_on}
         entry = _entry("disclosure.exemption_recorded", approver, request, now)
-    await _step(request, changes, (Dr.status != Status.draft.value) & _decider(approver), [entry])
+    await _step(request, changes, Dr.submitted_at.is_not_null() & _decider(approver), [entry])
+
+
+def _left_out(child_id: int, today: date) -> Any:
+    return (Dr.child_id == child_id) & (
+        Dr.status.is_in([s.value for s in UNDECIDED])
+        | (Dr.exemption.is_not_null() & (Dr.exempt_until > today))
+    )
 
 
 async def exempt_subjects(child_id: int, today: date) -> frozenset[str]:
-    """The child's disclosure requests kept out of subject access today, as audit subjects."""
-    rows = await Dr.select(Dr.id).where(
-        (Dr.child_id == child_id) & Dr.exemption.is_not_null() & (Dr.exempt_until > today)
-    )
+    """The child's disclosure requests left out of subject access today, as audit subjects:
+    every undecided one (a draft, withdrawn or lapsed draft, or a request waiting for a
+    decision), and every one under an exemption whose review date is still to come."""
+    rows = await Dr.select(Dr.id).where(_left_out(child_id, today))
     return frozenset(f"disclosure:{r['id']}" for r in rows)
 
 
-async def exemptions(child_id: int, today: date) -> dict[str, date]:
-    """The same, with each review date (for the privacy officer's view of the access list)."""
-    rows = await Dr.select(Dr.id, Dr.exempt_until).where(
-        (Dr.child_id == child_id) & Dr.exemption.is_not_null() & (Dr.exempt_until > today)
-    )
-    return {f"disclosure:{r['id']}": r["exempt_until"] for r in rows}
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    why: str
+    until: date | None  # the review date of an exemption; None while undecided
+
+
+async def exemptions(child_id: int, today: date) -> dict[str, LeftOut]:
+    """The same, with why and until when (for the privacy officer's view of the access list)."""
+    rows = await Dr.select(Dr.id, Dr.status, Dr.exempt_until, Dr.exemption).where(_left_out(child_id, today))
+    return {
+        f"disclosure:{r['id']}": LeftOut(EXEMPTION_LABEL, r["exempt_until"])
+        if r["exemption"] is not None and r["exempt_until"] is not None and r["exempt_until"] > today
+        else LeftOut("a police disclosure request not decided, or never sent", None)
+        for r in rows
+    }
 
 
 # Background work
@@ -564,9 +615,16 @@ async def exemptions(child_id: int, today: date) -> dict[str, date]:
 async def raise_overdue(now: datetime) -> int:
     """Alert the privacy officer of the child's authority, once, for each sent request still
     undecided after its deadline; audited as ``alert.raised``. Returns how many were raised."""
-    rows = await Dr.select(Dr.id, Dr.local_authority).where(
+    overdue = await Dr.select(Dr.id, Dr.local_authority).where(
         (Dr.status == Status.pending.value) & (Dr.decide_by < now)
     )
+    keys = [f"{alerts.AlertKind.disclosure_overdue.value}:{r['id']}" for r in overdue]
+    alerted = (
+        {r["dedupe_key"] for r in await Alert.select(Alert.dedupe_key).where(Alert.dedupe_key.is_in(keys))}
+        if keys
+        else set()
+    )
+    rows = [r for r, key in zip(overdue, keys, strict=True) if key not in alerted]
     raised = 0
     for row in rows:
         authority = row["local_authority"]
@@ -598,9 +656,33 @@ async def raise_overdue(now: datetime) -> int:
     return raised
 
 
-async def purge_drafts(now: datetime) -> None:
-    """Forget drafts never sent (they name a child but were never a request)."""
-    await Dr.delete().where((Dr.status == Status.draft.value) & (Dr.created_at < now - DRAFT_LIFETIME)).run()
+async def lapse_drafts(now: datetime) -> int:
+    """Drafts not sent within :data:`DRAFT_LIFETIME` lapse (kept, and audited: the match each
+    made is an access to the child's identifiers). Returns how many lapsed."""
+
+    async def unit(tx: Tx) -> int:
+        lapsed = await tx.run(
+            Dr.update({Dr.status: Status.lapsed.value})
+            .where((Dr.status == Status.draft.value) & (Dr.created_at < now - DRAFT_LIFETIME))
+            .returning(Dr.id, Dr.child_id, Dr.local_authority)
+        )
+        await audit.append(
+            tx,
+            [
+                Entry(
+                    "disclosure.lapsed",
+                    Actor("system", authority_id=r["local_authority"]),
+                    now,
+                    child_id=r["child_id"],
+                    child_authority_id=r["local_authority"],
+                    subjects=(f"disclosure:{r['id']}",),
+                )
+                for r in lapsed
+            ],
+        )
+        return len(lapsed)
+
+    return await audit.write(unit)
 
 
 # Public figures
@@ -617,11 +699,14 @@ class MonthFigures:
 
 
 async def figures(today: date, months: int = 12) -> list[MonthFigures]:
-    """Requests sent in each of the last ``months`` months (UK dates), by the child's local
-    authority, newest month first: how many, how many approved (revoked ones included), how
-    many refused, and the median time to a decision."""
-    first = date(today.year, today.month, 1)
-    for _ in range(months - 1):
+    """Requests sent in each of the last ``months`` complete months (UK dates), by the child's
+    local authority, newest month first: how many, how many approved (revoked ones included),
+    how many refused, and the median time to a decision. The month under way is not shown: its
+    counts, changing as requests come in, would tell an officer watching the page which
+    authority their own request went to."""
+    this_month = date(today.year, today.month, 1)
+    first = this_month
+    for _ in range(months):
         first = (first - timedelta(days=1)).replace(day=1)
     since = datetime(first.year, first.month, 1, tzinfo=UTC) - timedelta(days=1)  # UK is UTC+0 or +1
     rows = await Dr.select(Dr.local_authority, Dr.submitted_at, Dr.decided_at, Dr.status).where(
@@ -631,7 +716,7 @@ async def figures(today: date, months: int = 12) -> list[MonthFigures]:
     groups: dict[tuple[date, str], list[dict[str, Any]]] = {}
     for row in rows:
         month = uk_date(row["submitted_at"]).replace(day=1)
-        if month < first:
+        if not first <= month < this_month:
             continue
         groups.setdefault((month, names.get(row["local_authority"], "")), []).append(row)
     table = []

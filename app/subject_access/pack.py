@@ -20,7 +20,6 @@ from app.audit.tables import AuditEntry, AuditWithholding
 from app.crypto.keyring import Keyring
 from app.database import Tx
 from app.disclosure import service as disclosure
-from app.disclosure.codes import EXEMPTION_LABEL as DISCLOSURE_EXEMPTION
 from app.identity.service import ROLE_LABELS, Role, organisation_names
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS, RetentionState
 from app.records.ids import format_signpost_id, row_ids
@@ -362,9 +361,9 @@ class OwnEntryError(StepRefusedError):
 @dataclass(frozen=True, slots=True)
 class OfficerLine:
     line: AccessLine
-    withholding_id: int | None  # None: shown, or kept out by a disclosure approver (exemption set)
-    exemption: str
-    review_on: date | None
+    withholding_id: int | None  # None: shown, or left out as a police disclosure request
+    exemption: str  # why it is left out; empty when shown
+    review_on: date | None  # until when; None for a police request not yet decided
 
 
 async def officer_lines(child_id: int, today: date) -> list[OfficerLine]:
@@ -386,7 +385,7 @@ async def officer_lines(child_id: int, today: date) -> list[OfficerLine]:
         .run()
     )
     police = await disclosure.exemptions(child_id, today)
-    kept_out: dict[int, date] = {}
+    kept_out: dict[int, disclosure.LeftOut] = {}
     for r in rows:
         for subject in json.loads(r.pop("subjects")):
             if subject in police:
@@ -410,7 +409,8 @@ async def officer_lines(child_id: int, today: date) -> list[OfficerLine]:
                 line, held["id"], EXEMPTION_LABELS[Exemption(held["exemption"])], held["review_on"]
             )
         if line.seq in kept_out:
-            return OfficerLine(line, None, DISCLOSURE_EXEMPTION, kept_out[line.seq])
+            why = kept_out[line.seq]
+            return OfficerLine(line, None, why.why, why.until)
         return OfficerLine(line, None, "", None)
 
     return [line_of(line) for line in await access_lines(entries)]

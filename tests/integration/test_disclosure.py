@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from app.audit.tables import Alert, AuditEntry
 from app.crypto.keyring import Keyring
@@ -25,6 +26,7 @@ from app.records.access import AccessEndedError
 from app.records.ids import format_signpost_id
 from app.records.schemas import Address, ChildRecord
 from app.records.service import create_child
+from app.records.tables import Child
 from app.search.quotas import Quota
 from app.search.service import Criteria
 from app.subject_access import pack
@@ -194,8 +196,9 @@ async def test_a_request_from_making_to_a_time_limited_view(
     assert (row["status"], row["child_id"]) == ("draft", child.id)
     assert b"NS/12345/26" not in bytes(row["crime_reference"])  # encrypted
     assert b"assault" not in bytes(row["justification"])
+    # The match confirmed one child's identifiers: the privacy officer sees that in its trail.
     [drafted] = await trail("disclosure.drafted")
-    assert drafted["child_id"] is None  # a draft is not yet an access to the child
+    assert (drafted["child_id"], drafted["actor_id"]) == (child.id, pc.id)
 
     # Sending needs a key touch within five minutes.
     clock.advance(minutes=6)
@@ -452,6 +455,8 @@ async def test_self_same_force_and_other_authority_approval_are_refused(
     await cast.be("insider")  # an approver of the requester's own force
     assert (await web.get(f"/disclosure/decisions/{rid}")).status_code == 403
     assert (await decide(web, rid, **APPROVE)).status_code == 403
+    assert (await post(web, f"/disclosure/decisions/{rid}/exemption", {"exempt": "no"})).status_code == 403
+    assert (await post(web, f"/disclosure/decisions/{rid}/revoke", {})).status_code == 403
     assert f"Request {rid}" not in (await web.get("/disclosure/decisions")).text  # decided by others
 
     await cast.be("elsewhere")  # an approver of another authority: the request does not exist
@@ -460,8 +465,76 @@ async def test_self_same_force_and_other_authority_approval_are_refused(
     assert f"Request {rid}" not in (await web.get("/disclosure/decisions")).text
 
     row = await stored(rid)
-    assert (row["status"], row["decided_by"]) == ("pending", None)
+    assert (row["status"], row["decided_by"], row["exempt_until"]) == ("pending", None, None)
     assert await AuditEntry.count().where(AuditEntry.action == "disclosure.approved") == 0
+    assert await AuditEntry.count().where(AuditEntry.action == "disclosure.request_viewed") == 0
+
+
+async def test_deciding_needs_a_fresh_key_touch_and_the_child_still_in_the_authority(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    cast = await cast_of(web, keyring, clock)
+    pc = await cast.be("pc")
+    child = await create_child(keyring, child_details(pc.authority_id))
+    rid = await make_request(web, family_name="", given_name="", signpost_id=child.signpost_id)
+    await cast.be("approver")
+    clock.advance(minutes=6)
+    stale = await decide(web, rid, **APPROVE)
+    assert (stale.status_code, stale.headers["location"]) == (
+        303,
+        f"/step-up?next=/disclosure/decisions/{rid}",
+    )
+    assert (await stored(rid))["status"] == "pending"
+
+    # The child moves to another authority before the decision: that authority's to decide now.
+    elsewhere = await make_person(
+        keyring, clock.now, email="someone@southshire.example.org", authority="Southshire Council"
+    )
+    await Child.update({Child.local_authority: elsewhere.authority_id}).where(Child.id == child.id)
+    await cast.be("approver")
+    moved = await decide(web, rid, **APPROVE)
+    assert moved.status_code == 409
+    assert "moved or gone" in moved.text
+    assert (await stored(rid))["status"] == "pending"
+
+
+async def test_every_page_that_shows_the_approver_the_child_is_audited(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    cast = await cast_of(web, keyring, clock)
+    pc = await cast.be("pc")
+    child = await create_child(keyring, child_details(pc.authority_id))
+    rid = await make_request(web, family_name="", given_name="", signpost_id=child.signpost_id)
+    await cast.be("approver")
+    for url in ("revoke", "exemption", "decide"):  # each re-shows the page with an error
+        answer = await post(web, f"/disclosure/decisions/{rid}/{url}", {})
+        assert answer.status_code == 400
+        assert "Zoë" in answer.text
+    assert (await web.get(f"/disclosure/decisions/{rid}")).status_code == 200
+    looked = await trail("disclosure.request_viewed")
+    assert [(r["child_id"], r["actor_kind"]) for r in looked] == [(child.id, "practitioner")] * 4
+
+
+async def test_a_shielded_record_opens_only_in_its_restricted_view_and_alerts(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    cast = await cast_of(web, keyring, clock)
+    pc = await cast.be("pc")
+    child = await create_child(keyring, replace(child_details(pc.authority_id), shielded=True))
+    rid = await make_request(web, family_name="", given_name="", signpost_id=child.signpost_id)
+    await cast.be("approver")
+    page = await web.get(f"/disclosure/decisions/{rid}")
+    assert "This record is shielded" in page.text
+    assert "Yarrow" not in page.text  # no town for a shielded record
+    assert (await decide(web, rid, **APPROVE)).status_code == 303
+    await cast.be("pc")
+    view = await post(web, f"/disclosure/requests/{rid}/record", {})
+    assert view.status_code == 200
+    assert "This record is shielded" in view.text
+    for hidden in ("Maeve", "Quillfeather Lane", "Yarrow", "Override shielding"):
+        assert hidden not in view.text, hidden
+    alerts = await Alert.select().where(Alert.kind == "shielded_access")
+    assert [(a["practitioner_id"], a["child_id"]) for a in alerts] == [(pc.id, child.id)]
 
 
 async def test_an_officer_sees_only_their_own_requests(
@@ -507,8 +580,12 @@ async def test_urgent_requests_come_first_and_overdue_ones_alert_once(
     clock.advance(hours=4, minutes=1)
     assert await disclosure.raise_overdue(clock.now) == 1
     assert await disclosure.raise_overdue(clock.now) == 0  # once per request
+    await cast.be("approver")
+    assert (await decide(web, routine, **APPROVE)).status_code == 303  # decided: never overdue
+    clock.advance(hours=72)
+    assert await disclosure.raise_overdue(clock.now) == 0
     alerts = await Alert.select().where(Alert.kind == "disclosure_overdue")
-    assert [(a["authority_id"], a["dedupe_key"]) for a in alerts] == [
+    assert [(a["authority_id"], a["dedupe_key"]) for a in alerts] == [  # the urgent one only
         (pc.authority_id, f"disclosure_overdue:{urgent}")
     ]
     raised = await trail("alert.raised")
@@ -517,12 +594,12 @@ async def test_urgent_requests_come_first_and_overdue_ones_alert_once(
     assert "Overdue" in (await web.get("/disclosure/decisions")).text
 
 
-async def test_a_draft_must_be_sent_within_a_day_and_is_then_forgotten(
+async def test_a_draft_must_be_sent_within_a_day_and_withdrawn_or_lapsed_drafts_stay_audited(
     web: CheckedClient, keyring: Keyring, clock: FakeClock
 ) -> None:
     cast = await cast_of(web, keyring, clock)
     pc = await cast.be("pc")
-    await create_child(keyring, child_details(pc.authority_id))
+    child = await create_child(keyring, child_details(pc.authority_id))
     made = await post(web, "/disclosure/requests/new", request_form())
     rid = int(made.headers["location"].rsplit("/", 1)[1])
     clock.advance(hours=24, minutes=1)
@@ -531,14 +608,27 @@ async def test_a_draft_must_be_sent_within_a_day_and_is_then_forgotten(
     assert late.status_code == 409
     assert "could not be sent" in late.text
     assert (await stored(rid))["status"] == "draft"
-    await disclosure.purge_drafts(clock.now)
-    assert await DisclosureRequest.count() == 0
+    assert await disclosure.lapse_drafts(clock.now) == 1
+    assert await disclosure.lapse_drafts(clock.now) == 0
+    assert (await stored(rid))["status"] == "lapsed"
 
     made = await post(web, "/disclosure/requests/new", request_form())
-    rid = int(made.headers["location"].rsplit("/", 1)[1])
-    dropped = await post(web, f"/disclosure/requests/{rid}/cancel", {})
+    withdrawn = int(made.headers["location"].rsplit("/", 1)[1])
+    dropped = await post(web, f"/disclosure/requests/{withdrawn}/cancel", {})
     assert (dropped.status_code, dropped.headers["location"]) == (303, "/disclosure/requests")
-    assert await DisclosureRequest.count() == 0
+    assert (await stored(withdrawn))["status"] == "withdrawn"
+    assert (await post(web, f"/disclosure/requests/{withdrawn}/send", {})).status_code == 409
+    ended = await trail("disclosure.lapsed", "disclosure.withdrawn")
+    assert [(r["action"], r["actor_kind"], r["child_id"]) for r in ended] == [
+        ("disclosure.lapsed", "system", child.id),
+        ("disclosure.withdrawn", "practitioner", child.id),
+    ]
+    # Never sent, never decided: nothing of them in the child's subject access answer.
+    answer = await _subject_access_pack(keyring, child, clock.now.date())
+    assert not [r for r in answer["recipients"] if r["action"].startswith("Police")]
+    # An approver has nothing to open.
+    await cast.be("approver")
+    assert (await web.get(f"/disclosure/decisions/{withdrawn}")).status_code == 404
 
 
 async def _subject_access_pack(keyring: Keyring, child: ChildRecord, today: date) -> dict[str, Any]:
@@ -607,7 +697,7 @@ async def test_an_exemption_hides_the_request_from_subject_access_until_its_revi
     assert {r["action"] for r in shown} == police_actions
     made = next(r for r in shown if r["action"] == "Police disclosure request made")
     assert (made["organisation"], made["role"]) == ("Northshire Police", "Police officer")
-    assert made["reason"] == "Police exceptional disclosure (prevention or detection of crime)"
+    assert made["reason"] == "Police exceptional disclosure request"
 
     # Lifted: shown at once.
     await cast.be("approver")
@@ -623,6 +713,8 @@ async def test_a_refused_request_appears_in_subject_access_without_an_exemption(
     pc = await cast.be("pc")
     child = await create_child(keyring, child_details(pc.authority_id))
     rid = await make_request(web, family_name="", given_name="", signpost_id=child.signpost_id)
+    waiting = await _subject_access_pack(keyring, child, clock.now.date())
+    assert not [r for r in waiting["recipients"] if r["action"].startswith("Police")]  # undecided
     await cast.be("approver")
     unexplained = await decide(web, rid, decision="refuse", note="Not enough to go on here.")
     assert "Select why you refuse the request" in unexplained.text
@@ -664,12 +756,24 @@ async def test_the_transparency_page_counts_requests_by_month_and_authority(
     refusal = {"decision": "refuse", "refusal_reason": "not_proportionate", "note": "Too much for the aim."}
     assert (await decide(web, ids[1], **refusal)).status_code == 303
 
+    # Sent at 23:30 UTC on 30 September: 00:30 on 1 October in the UK, so an October request.
+    autumn = datetime(2026, 9, 30, 23, 30, tzinfo=UTC)
+    await DisclosureRequest.update(
+        {DisclosureRequest.submitted_at: autumn, DisclosureRequest.decided_at: autumn + timedelta(hours=1)}
+    ).where(DisclosureRequest.id == ids[2])
+
+    # The month under way is not published: its counts would move as an officer's request did.
+    assert await disclosure.figures(clock.now.date()) == [
+        disclosure.MonthFigures(date(2026, 10, 1), "Northshire Council", 1, 0, 0, 1.0)
+    ]
+    clock.now = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
     figures = await disclosure.figures(clock.now.date())
     assert [(f.month, f.authority, f.requests, f.approved, f.refused, f.median_hours) for f in figures] == [
-        (date(2026, 11, 1), "Northshire Council", 3, 1, 1, 3.0)
+        (date(2026, 11, 1), "Northshire Council", 2, 1, 1, 3.0),
+        (date(2026, 10, 1), "Northshire Council", 1, 0, 0, 1.0),
     ]
     page = await web.get("/transparency")
     assert page.status_code == 200
     row = re.search(r"November 2026</th>\s*<td[^>]*>Northshire Council</td>(.*?)</tr>", page.text, re.S)
     assert row, page.text
-    assert re.findall(r">([^<]+)</td>", row.group(1)) == ["3", "1", "1", "3.0 hours"]
+    assert re.findall(r">([^<]+)</td>", row.group(1)) == ["2", "1", "1", "3.0 hours"]
