@@ -46,6 +46,7 @@ from app.identity.sessions import signed_in_with_role
 from app.records import access
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS
 from app.records.ids import format_signpost_id
+from app.records.routes import quota_page
 from app.records.service import RecordNotFoundError, load_child
 from app.search.quotas import Quota, QuotaExceededError
 from app.subject_access.deadlines import uk_date
@@ -251,17 +252,7 @@ async def open_record(request: Request[Any, Any, Any], state: State, request_id:
     except RecordNotFoundError:
         raise NotFoundException() from None  # deleted since the approval
     except QuotaExceededError as exc:
-        response = Template(
-            "errors/error.html",
-            status_code=429,
-            context={
-                "status_code": 429,
-                "title": "You have opened too many records today",
-                "message": "Try again tomorrow.",
-            },
-        )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return quota_page(exc)
     return Template(
         "records/record.html",
         context={
@@ -385,7 +376,7 @@ async def revoke(
         await service.revoke(approver, found, reason, state.clock())
     except service.StepRefusedError:
         return await _refused(
-            state, approver, found, "revoke_reason", "There is no access to end: it has ended already"
+            state, approver, found, "decision", "There is no access to end: it has ended already"
         )
     return _back(request_id)
 

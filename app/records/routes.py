@@ -75,7 +75,7 @@ async def open_record(
     except RecordNotFoundError:
         raise NotFoundException() from None  # deleted since it was shown
     except QuotaExceededError as exc:
-        return _quota_page(exc)
+        return quota_page(exc)
     return _record_page(user, view, reason)
 
 
@@ -83,7 +83,7 @@ def _view_quota(state: State) -> Quota:
     return Quota("view", state.settings.views_per_day, hourly=False)
 
 
-def _quota_page(exc: QuotaExceededError) -> Template:
+def quota_page(exc: QuotaExceededError) -> Template:
     response = Template(
         "errors/error.html",
         status_code=429,
@@ -169,7 +169,7 @@ async def break_glass(
     except RecordNotFoundError:
         raise NotFoundException() from None  # deleted since the warning was shown
     except QuotaExceededError as exc:
-        return _quota_page(exc)
+        return quota_page(exc)
     return _record_page(user, view, reason)
 
 

@@ -300,6 +300,10 @@ async def test_revoking_ends_the_access_at_once(
     revoked = await post(web, f"/disclosure/decisions/{rid}/revoke", {"revoke_reason": "no_longer_needed"})
     assert revoked.status_code == 303
     assert (await stored(rid))["status"] == "revoked"
+    again = await post(web, f"/disclosure/decisions/{rid}/revoke", {"revoke_reason": "no_longer_needed"})
+    assert again.status_code == 409
+    assert "There is no access to end" in again.text
+    assert "Access ended early" in again.text  # the page as it stands now
     assert [r["action"] for r in await trail("disclosure.revoked")] == ["disclosure.revoked"]
 
     await cast.be("pc")
