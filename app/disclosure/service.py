@@ -191,10 +191,10 @@ async def draft(
     limit), and audited: ``disclosure.drafted`` against the request, or
     ``disclosure.match_refused`` with no child and no count. :class:`NotUniqueError` when
     there is no single match; :class:`QuotaExceededError` past the quota."""
-    quotas.check(quota, officer, now)
-    found = await search.find(keyring, criteria)
     if officer.id is None or officer.organisation_id is None:
         raise StepRefusedError("an officer must be a practitioner")
+    quotas.check(quota, officer, now)
+    found = await search.find(keyring, criteria)
     unique = found.results[0] if found.outcome == "success" and found.matches == 1 else None
     row_id = 0
     if unique is not None:
@@ -295,7 +295,7 @@ def decision_deadline(urgency: Urgency, sent: datetime, *, routine_hours: int, u
 async def send(officer: Actor, request: RequestView, now: datetime, decide_by: datetime) -> None:
     """Send the officer's own draft to the child's authority (the route asks for a key touch).
     Refused if it is not their draft, it is older than :data:`DRAFT_LIFETIME`, or the record
-    has gone since."""
+    has gone or moved to another authority since."""
     if request.requester_id != officer.id or now - request.created_at > DRAFT_LIFETIME:
         raise StepRefusedError(str(request.id))
     entry = _entry(
@@ -311,7 +311,12 @@ async def send(officer: Actor, request: RequestView, now: datetime, decide_by: d
             return False
         changed = await tx.run(
             Dr.update({Dr.status: Status.pending.value, Dr.submitted_at: now, Dr.decide_by: decide_by})
-            .where((Dr.id == request.id) & (Dr.status == Status.draft.value) & (Dr.requester == officer.id))
+            .where(
+                (Dr.id == request.id)
+                & (Dr.status == Status.draft.value)
+                & (Dr.requester == officer.id)
+                & (Dr.created_at >= now - DRAFT_LIFETIME)
+            )
             .returning(Dr.id)
         )
         if not changed:
