@@ -3,7 +3,7 @@
 The police officer (role ``police``; no search, no records otherwise): ``/disclosure/requests``
 lists their own requests; ``/disclosure/requests/new`` makes one, matched to exactly one record
 and kept as a draft; ``/disclosure/requests/{id}`` shows it, and there they send the draft with a
-key touch (``.../send``), drop it (``.../cancel``), or, once approved and while the access lasts,
+key touch (``.../send``), withdraw it (``.../cancel``), or, once approved and while the access lasts,
 open the record (``.../record``). Another officer's request answers 404, of their force or not.
 
 The approver (role ``disclosure_approver`` of the child's authority): ``/disclosure/decisions``
@@ -307,6 +307,7 @@ async def _decision_page(
         record = None
     await service.record_viewed(approver, found, now)  # every page that shows the child
     names = await organisation_names({found.force_id})
+    moved = record is not None and record.details.local_authority_id != found.authority_id
     return Template(
         "disclosure/decide.html",
         status_code=status,
@@ -314,6 +315,7 @@ async def _decision_page(
             "req": found,
             "record": record,
             "signpost_id": format_signpost_id(record.signpost_id) if record else "",
+            "moved": moved,
             "now": now,
             "today": uk_date(now),
             "access_open": found.access_open(now),
@@ -347,6 +349,8 @@ async def decide(
     request: Request[Any, Any, Any], state: State, request_id: FromPath[int], data: FormData
 ) -> Template | Redirect:
     approver, found = await _decidable(request, state, request_id)
+    if found.status != Status.pending:  # before reading the form: its fields are not on the page now
+        return await _refused(state, approver, found, "decision", "This request has been decided already")
     parsed, errors, values = forms.decision_from_form(data)
     if parsed is None:
         return await _decision_page(state, approver, found, status=400, values=values, errors=errors)
@@ -369,6 +373,8 @@ async def revoke(
     request: Request[Any, Any, Any], state: State, request_id: FromPath[int], data: FormData
 ) -> Template | Redirect:
     approver, found = await _decidable(request, state, request_id)
+    if not found.access_open(state.clock()):
+        return await _refused(state, approver, found, "decision", "There is no access to end")
     reason, errors = forms.revoke_from_form(data)
     if reason is None:
         return await _decision_page(state, approver, found, status=400, errors=errors)

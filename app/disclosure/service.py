@@ -5,12 +5,13 @@ one record the request goes no further, and the officer learns nothing about nea
 answer is the same for none and for several. The match is kept as a draft that the officer sends
 with a key touch. An approver of the child's local authority (never the requester, never someone
 of the requester's force) decides, with a reason and a key touch. Approval lets the requester
-open that one record, in the contact view a practitioner outside the authority's Signpost team
-would see, until ``access_until``; the approver can end it sooner.
+open that one record, in its minimal view (the page a practitioner outside the authority's
+Signpost team sees), until ``access_until``, while the child stays in that authority; the
+approver can end it sooner.
 
 Every step is one write unit that changes the request only from the state the step expects
 (``UPDATE ... WHERE ... RETURNING``) and appends its audit row, against the request
-(``disclosure:<id>``) and, once sent, the child. An approver may record that a request is kept
+(``disclosure:<id>``) and the child. An approver may record that a request is kept
 out of the child's subject access answer until a review date (crime prevention); until then
 every entry about the request is left out.
 """
@@ -282,10 +283,12 @@ async def _step(
 
 def _still_theirs(request: RequestView) -> Any:
     """The query: is the child's record still held, by the authority the request went to? (A
-    child who moved since is another authority's to decide about.)"""
-    return Child.select(Child.id).where(
+    child who moved since is another authority's to decide about.) On PostgreSQL the row is
+    share-locked until the transaction ends, so a move cannot commit in between."""
+    query = Child.select(Child.id).where(
         (Child.id == request.child_id) & (Child.local_authority == request.authority_id)
     )
+    return query.lock_rows("SHARE") if isinstance(Child._meta.db, PostgresEngine) else query
 
 
 def decision_deadline(urgency: Urgency, sent: datetime, *, routine_hours: int, urgent_hours: int) -> datetime:
@@ -397,7 +400,7 @@ _LISTED_COLUMNS = (
 
 
 async def officers_requests(officer_id: int, now: datetime) -> list[Listed]:
-    """The officer's own requests, newest first (drafts too, until they lapse)."""
+    """The officer's own requests, newest first (unsent, withdrawn and lapsed drafts too)."""
     rows = (
         await Dr.select(*_LISTED_COLUMNS)
         .where(Dr.requester == officer_id)
@@ -412,7 +415,8 @@ async def officers_requests(officer_id: int, now: datetime) -> list[Listed]:
 async def open_record(
     keyring: Keyring, officer: Actor, request: RequestView, now: datetime, quota: Quota
 ) -> access.RecordView:
-    """The one record an approved request opens, to its requester, while the access lasts:
+    """The one record an approved request opens, to its requester, while the access lasts and
+    the child stays in the authority that approved it:
     audited as ``disclosure.record_viewed`` against the request. The grant is checked again in
     the same write unit as the audit row, so a revocation or expiry a moment before shows
     nothing (:class:`access.AccessEndedError`)."""
@@ -430,7 +434,7 @@ async def open_record(
         granted = granted.lock_rows("SHARE")
 
     async def still_allowed(tx: Tx) -> bool:
-        return bool(await tx.run(granted))
+        return bool(await tx.run(granted)) and bool(await tx.run(_still_theirs(request)))
 
     return await access.open_record(
         keyring,
@@ -704,41 +708,51 @@ class MonthFigures:
 
 
 async def figures(today: date, months: int = 12) -> list[MonthFigures]:
-    """Requests sent in each of the last ``months`` complete months (UK dates), by the child's
-    local authority, newest month first: how many, how many approved (revoked ones included),
-    how many refused, and the median time to a decision. The month under way is not shown: its
-    counts, changing as requests come in, would tell an officer watching the page which
-    authority their own request went to."""
+    """The last ``months`` complete months (UK dates), newest first, by the child's local
+    authority: requests sent that month; approvals (revoked ones included) and refusals decided
+    that month, and the median time from sending to decision of those decisions.
+
+    Only complete months, each counted by when its events happened, are shown: a published
+    row never changes, so an officer watching the page cannot tell from a count that moves
+    which authority their own request went to, or when it was refused."""
     this_month = date(today.year, today.month, 1)
     first = this_month
     for _ in range(months):
         first = (first - timedelta(days=1)).replace(day=1)
     since = datetime(first.year, first.month, 1, tzinfo=UTC) - timedelta(days=1)  # UK is UTC+0 or +1
     rows = await Dr.select(Dr.local_authority, Dr.submitted_at, Dr.decided_at, Dr.status).where(
-        Dr.submitted_at >= since
+        (Dr.submitted_at >= since) | (Dr.decided_at >= since)
     )
     names = await authority_names({r["local_authority"] for r in rows})
-    groups: dict[tuple[date, str], list[dict[str, Any]]] = {}
+    counts: dict[tuple[date, str], list[int]] = {}  # requests, approved, refused
+    hours: dict[tuple[date, str], list[float]] = {}
+
+    def published(moment: datetime) -> date | None:
+        month = uk_date(moment).replace(day=1)
+        return month if first <= month < this_month else None
+
     for row in rows:
-        month = uk_date(row["submitted_at"]).replace(day=1)
-        if not first <= month < this_month:
-            continue
-        groups.setdefault((month, names.get(row["local_authority"], "")), []).append(row)
-    table = []
-    for (month, authority), group in groups.items():
-        hours = [
-            (r["decided_at"] - r["submitted_at"]).total_seconds() / 3600
-            for r in group
-            if r["decided_at"] is not None
-        ]
-        table.append(
-            MonthFigures(
-                month=month,
-                authority=authority,
-                requests=len(group),
-                approved=sum(r["status"] in (Status.approved.value, Status.revoked.value) for r in group),
-                refused=sum(r["status"] == Status.refused.value for r in group),
-                median_hours=round(statistics.median(hours), 1) if hours else None,
-            )
+        authority = names.get(row["local_authority"], "")
+        sent = published(row["submitted_at"]) if row["submitted_at"] is not None else None
+        if sent is not None:
+            counts.setdefault((sent, authority), [0, 0, 0])[0] += 1
+        decided = published(row["decided_at"]) if row["decided_at"] is not None else None
+        if decided is not None:
+            tally = counts.setdefault((decided, authority), [0, 0, 0])
+            tally[1 if row["status"] in (Status.approved.value, Status.revoked.value) else 2] += 1
+            waited = (row["decided_at"] - row["submitted_at"]).total_seconds() / 3600
+            hours.setdefault((decided, authority), []).append(waited)
+    table = [
+        MonthFigures(
+            month=month,
+            authority=authority,
+            requests=tally[0],
+            approved=tally[1],
+            refused=tally[2],
+            median_hours=round(statistics.median(hours[key]), 1)
+            if (key := (month, authority)) in hours
+            else None,
         )
+        for (month, authority), tally in counts.items()
+    ]
     return sorted(table, key=lambda f: (-f.month.toordinal(), f.authority))

@@ -496,10 +496,34 @@ async def test_deciding_needs_a_fresh_key_touch_and_the_child_still_in_the_autho
     )
     await Child.update({Child.local_authority: elsewhere.authority_id}).where(Child.id == child.id)
     await cast.be("approver")
+    page = await web.get(f"/disclosure/decisions/{rid}")
+    assert "has moved to another local authority" in page.text
+    assert 'value="approve"' not in page.text
+    assert "Yarrow" not in page.text  # not the old authority's to know where the child lives now
     moved = await decide(web, rid, **APPROVE)
     assert moved.status_code == 409
     assert "moved or gone" in moved.text
     assert (await stored(rid))["status"] == "pending"
+
+
+async def test_a_grant_ends_when_the_child_moves_to_another_authority(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    cast = await cast_of(web, keyring, clock)
+    pc = await cast.be("pc")
+    child = await create_child(keyring, child_details(pc.authority_id))
+    rid = await make_request(web, family_name="", given_name="", signpost_id=child.signpost_id)
+    await cast.be("approver")
+    assert (await decide(web, rid, **APPROVE)).status_code == 303
+    elsewhere = await make_person(
+        keyring, clock.now, email="someone@southshire.example.org", authority="Southshire Council"
+    )
+    await Child.update({Child.local_authority: elsewhere.authority_id}).where(Child.id == child.id)
+    await cast.be("pc")
+    view = await post(web, f"/disclosure/requests/{rid}/record", {})
+    assert view.status_code == 403
+    assert "Maeve" not in view.text
+    assert await AuditEntry.count().where(AuditEntry.action == "disclosure.record_viewed") == 0
 
 
 async def test_every_page_that_shows_the_approver_the_child_is_audited(
@@ -510,9 +534,10 @@ async def test_every_page_that_shows_the_approver_the_child_is_audited(
     child = await create_child(keyring, child_details(pc.authority_id))
     rid = await make_request(web, family_name="", given_name="", signpost_id=child.signpost_id)
     await cast.be("approver")
-    for url in ("revoke", "exemption", "decide"):  # each re-shows the page with an error
+    # Each re-shows the page with an error (nothing to revoke yet: 409; empty forms: 400).
+    for url, status in (("revoke", 409), ("exemption", 400), ("decide", 400)):
         answer = await post(web, f"/disclosure/decisions/{rid}/{url}", {})
-        assert answer.status_code == 400
+        assert answer.status_code == status, url
         assert "Zoë" in answer.text
     assert (await web.get(f"/disclosure/decisions/{rid}")).status_code == 200
     looked = await trail("disclosure.request_viewed")
@@ -688,6 +713,7 @@ async def test_an_exemption_hides_the_request_from_subject_access_until_its_revi
     assert (await post(web, f"/disclosure/requests/{rid}/record", {})).status_code == 200
 
     police_actions = {
+        "Police disclosure request prepared",
         "Police disclosure request made",
         "Police disclosure request looked at by the approver",
         "Police disclosure request approved",
@@ -760,24 +786,40 @@ async def test_the_transparency_page_counts_requests_by_month_and_authority(
     refusal = {"decision": "refuse", "refusal_reason": "not_proportionate", "note": "Too much for the aim."}
     assert (await decide(web, ids[1], **refusal)).status_code == 303
 
-    # Sent at 23:30 UTC on 30 September: 00:30 on 1 October in the UK, so an October request.
+    # Sent at 23:30 UTC on 30 September (00:30 on 1 October in the UK) and refused an hour later:
+    # an October request and an October refusal.
     autumn = datetime(2026, 9, 30, 23, 30, tzinfo=UTC)
     await DisclosureRequest.update(
-        {DisclosureRequest.submitted_at: autumn, DisclosureRequest.decided_at: autumn + timedelta(hours=1)}
+        {
+            DisclosureRequest.submitted_at: autumn,
+            DisclosureRequest.decided_at: autumn + timedelta(hours=1),
+            DisclosureRequest.status: "refused",
+        }
     ).where(DisclosureRequest.id == ids[2])
+    # Sent on 31 October, refused on 24 November: an October request, a November refusal.
+    await DisclosureRequest.update(
+        {DisclosureRequest.submitted_at: datetime(2026, 10, 31, 10, tzinfo=UTC)}
+    ).where(DisclosureRequest.id == ids[1])
 
-    # The month under way is not published: its counts would move as an officer's request did.
-    assert await disclosure.figures(clock.now.date()) == [
-        disclosure.MonthFigures(date(2026, 10, 1), "Northshire Council", 1, 0, 0, 1.0)
-    ]
+    # The month under way is not published, and a refusal in it leaves October's row as it was.
+    october = disclosure.MonthFigures(date(2026, 10, 1), "Northshire Council", 2, 0, 1, 1.0)
+    assert await disclosure.figures(clock.now.date()) == [october]
     clock.now = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
     figures = await disclosure.figures(clock.now.date())
-    assert [(f.month, f.authority, f.requests, f.approved, f.refused, f.median_hours) for f in figures] == [
-        (date(2026, 11, 1), "Northshire Council", 2, 1, 1, 3.0),
-        (date(2026, 10, 1), "Northshire Council", 1, 0, 0, 1.0),
+    waited = (datetime(2026, 11, 24, 13, tzinfo=UTC) - datetime(2026, 10, 31, 10, tzinfo=UTC)).total_seconds()
+    assert figures == [
+        disclosure.MonthFigures(
+            date(2026, 11, 1), "Northshire Council", 1, 1, 1, round((2 + waited / 3600) / 2, 1)
+        ),
+        october,
     ]
     page = await web.get("/transparency")
     assert page.status_code == 200
     row = re.search(r"November 2026</th>\s*<td[^>]*>Northshire Council</td>(.*?)</tr>", page.text, re.S)
     assert row, page.text
-    assert re.findall(r">([^<]+)</td>", row.group(1)) == ["2", "1", "1", "3.0 hours"]
+    assert re.findall(r">([^<]+)</td>", row.group(1)) == [
+        "1",
+        "1",
+        "1",
+        f"{figures[0].median_hours:.1f} hours",
+    ]
