@@ -318,7 +318,7 @@ async def _decision_page(
             "moved": moved,
             "now": now,
             "today": uk_date(now),
-            "access_open": found.access_open(now),
+            "access_open": found.access_open(now) and not moved,  # a move ends the grant
             "decision": _decision_label(found.decision_reason),
             "force": names.get(found.force_id, ""),
             "values": values or {},

@@ -524,6 +524,11 @@ async def test_a_grant_ends_when_the_child_moves_to_another_authority(
     assert view.status_code == 403
     assert "Maeve" not in view.text
     assert await AuditEntry.count().where(AuditEntry.action == "disclosure.record_viewed") == 0
+    await cast.be("approver")
+    page = (await web.get(f"/disclosure/decisions/{rid}")).text
+    assert "has moved to another local authority" in page
+    assert "The officer may open the record until" not in page
+    assert "The access ended when the child's record moved" in page
 
 
 async def test_every_page_that_shows_the_approver_the_child_is_audited(
