@@ -319,7 +319,8 @@ async def citizen_view(
     child_id: int, today: date, hidden_subjects: frozenset[str] = frozenset()
 ) -> list[AccessEntry]:
     """Every access to one child's record, oldest first, except entries withheld today and
-    entries about any of ``hidden_subjects`` (a police disclosure kept out until its review)."""
+    entries about any of ``hidden_subjects`` (police disclosure requests not yet decided, or kept
+    out under an exemption until its review date)."""
     withheld = await withheld_seqs(child_id, today)
     rows = (
         await AuditEntry.select(
