@@ -315,13 +315,8 @@ async def withheld_seqs(child_id: int, today: date) -> set[int]:
     }
 
 
-async def citizen_view(
-    child_id: int, today: date, hidden_subjects: frozenset[str] = frozenset()
-) -> list[AccessEntry]:
-    """Every access to one child's record, oldest first, except entries withheld today and
-    entries about any of ``hidden_subjects`` (police disclosure requests not yet decided, or kept
-    out under an exemption until its review date)."""
-    withheld = await withheld_seqs(child_id, today)
+async def child_trail(child_id: int) -> list[tuple[AccessEntry, frozenset[str]]]:
+    """Every entry naming one child, oldest first, each with its subjects (``kind:id``)."""
     rows = (
         await AuditEntry.select(
             AuditEntry.seq,
@@ -338,15 +333,31 @@ async def citizen_view(
         .run()
     )
     return [
-        AccessEntry(
-            seq=r["seq"],
-            at=r["at"],
-            actor_kind=r["actor_kind"],
-            organisation_id=r["organisation_id"],
-            role=r["role"],
-            action=r["action"],
-            reason=r["reason"],
+        (
+            AccessEntry(
+                seq=r["seq"],
+                at=r["at"],
+                actor_kind=r["actor_kind"],
+                organisation_id=r["organisation_id"],
+                role=r["role"],
+                action=r["action"],
+                reason=r["reason"],
+            ),
+            frozenset(json.loads(r["subjects"])),
         )
         for r in rows
-        if r["seq"] not in withheld and not hidden_subjects.intersection(json.loads(r["subjects"]))
+    ]
+
+
+async def citizen_view(
+    child_id: int, today: date, hidden_subjects: frozenset[str] = frozenset()
+) -> list[AccessEntry]:
+    """Every access to one child's record, oldest first, except entries withheld today and
+    entries about any of ``hidden_subjects`` (police disclosure requests not yet decided, or kept
+    out under an exemption until its review date)."""
+    withheld = await withheld_seqs(child_id, today)
+    return [
+        entry
+        for entry, subjects in await child_trail(child_id)
+        if entry.seq not in withheld and not hidden_subjects & subjects
     ]

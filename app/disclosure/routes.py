@@ -135,18 +135,12 @@ async def new_request(request: Request[Any, Any, Any], state: State, data: FormD
             errors={"family_name": message} if not criteria.signpost_id else {"signpost_id": message},
         )
     except QuotaExceededError as exc:
-        response = Template(
-            "errors/error.html",
-            status_code=429,
-            context={
-                "status_code": 429,
-                "title": "You have made too many requests today",
-                "message": "Signpost limits how many disclosure requests each officer makes in a day. "
-                "Try again tomorrow, or contact the local authority.",
-            },
+        return quota_page(
+            exc,
+            "You have made too many requests today",
+            "Signpost limits how many disclosure requests each officer makes in a day. "
+            "Try again tomorrow, or contact the local authority.",
         )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
     return Redirect(f"/disclosure/requests/{request_id}", status_code=303)
 
 

@@ -83,16 +83,17 @@ def _view_quota(state: State) -> Quota:
     return Quota("view", state.settings.views_per_day, hourly=False)
 
 
-def quota_page(exc: QuotaExceededError) -> Template:
+def quota_page(
+    exc: QuotaExceededError,
+    title: str = "You have opened too many records today",
+    message: str = "Signpost limits how many records each person opens in a day, to protect "
+    "children's records. Try again tomorrow, or contact your local Signpost team.",
+) -> Template:
+    """The 429 page of a quota, with ``Retry-After``."""
     response = Template(
         "errors/error.html",
         status_code=429,
-        context={
-            "status_code": 429,
-            "title": "You have opened too many records today",
-            "message": "Signpost limits how many records each person opens in a day, to protect "
-            "children's records. Try again tomorrow, or contact your local Signpost team.",
-        },
+        context={"status_code": 429, "title": title, "message": message},
     )
     response.headers["Retry-After"] = str(exc.retry_after)
     return response

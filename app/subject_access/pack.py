@@ -8,7 +8,6 @@ review date, and lifted again.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -369,28 +368,12 @@ class OfficerLine:
 async def officer_lines(child_id: int, today: date) -> list[OfficerLine]:
     """Every access to the child, with the withholding in force on each (if any): the privacy
     officer's own, or a police disclosure's that its approver recorded."""
-    rows = (
-        await AuditEntry.select(
-            AuditEntry.seq,
-            AuditEntry.at,
-            AuditEntry.actor_kind,
-            AuditEntry.organisation_id,
-            AuditEntry.role,
-            AuditEntry.action,
-            AuditEntry.reason,
-            AuditEntry.subjects,
-        )
-        .where(AuditEntry.child_id == child_id)
-        .order_by(AuditEntry.seq)
-        .run()
-    )
+    trail = await audit.child_trail(child_id)
     police = await disclosure.exemptions(child_id, today)
-    kept_out: dict[int, disclosure.LeftOut] = {}
-    for r in rows:
-        for subject in json.loads(r.pop("subjects")):
-            if subject in police:
-                kept_out[r["seq"]] = police[subject]
-    entries = [audit.AccessEntry(**r) for r in rows]
+    kept_out = {
+        entry.seq: police[subject] for entry, subjects in trail for subject in subjects if subject in police
+    }
+    entries = [entry for entry, _ in trail]
     held = (
         await AuditWithholding.select()
         .where(
