@@ -626,3 +626,69 @@ def audit_checkpoint() -> None:
         click.echo("Nothing new to sign: the newest checkpoint already covers every row.")
     else:
         click.echo(f"Signed a checkpoint of {checkpoint.size:,} row(s) in {settings.checkpoint_dir}.")
+
+
+@main.group()
+def retention() -> None:
+    """Delete what may no longer be kept, and invite young people to decide (docs/consent.md)."""
+
+
+@retention.command("run")
+@click.option(
+    "--today",
+    "today_text",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Run as if it were this UK day (for tests and drills; default: today in the UK).",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would be deleted and invited; change nothing.")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 500))
+@operator_errors
+def retention_run(today_text: str | None, dry_run: bool, batch_size: int) -> None:
+    """Delete every record past its retention date and make the invitations now due.
+
+    Idempotent and safe to interrupt: run it from cron hourly; a second run the same day does
+    nothing more, and a run killed part-way is finished by the next.
+    """
+    from app.consent import retention as engine_module
+    from app.consent.dates import uk_date
+
+    settings = load_settings()
+    keyring = open_keyring(settings)
+    now = datetime.now(UTC)
+    today = uk_date(now)
+    if today_text is not None:
+        try:
+            today = date.fromisoformat(today_text)
+        except ValueError:
+            fail(f"--today must be a date like 2026-11-25, not {today_text[:20]!r}", EXIT_CONFIG)
+
+    async def go() -> engine_module.Summary:
+        engine = await _connect(settings)
+        try:
+            state = await database.migration_state()
+            if not state.current:
+                raise database.DatabaseError("the database is not migrated: run 'signpost migrate' first")
+            return await engine_module.run(
+                keyring,
+                today=today,
+                now=now,
+                invite_months=settings.consent_invite_months,
+                dry_run=dry_run,
+                batch_size=batch_size,
+            )
+        finally:
+            await database.close(engine)
+
+    summary = run(go())
+    verb = "Would delete" if dry_run else "Deleted"
+    scope = "every record (first run)" if summary.full_scan else "the months due"
+    click.echo(f"Retention run for {today.isoformat()}{' (dry run: nothing changed)' if dry_run else ''}")
+    click.echo(f"  looked at {summary.scanned} record(s): {scope}")
+    click.echo(f"  {verb.lower()} {summary.deleted_total} record(s)")
+    for reason in engine_module.Reason:
+        click.echo(f"    {summary.deleted[reason]} {engine_module.REASON_LABELS[reason]}")
+    click.echo(f"  {'would invite' if dry_run else 'invited'} {summary.invited} young people to decide")
+    if not dry_run and summary.indexed:
+        click.echo(f"  indexed the month {summary.indexed} record(s) turn 18")
+    click.echo(f"  took {summary.seconds:.1f} s")

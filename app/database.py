@@ -31,6 +31,7 @@ from piccolo.querystring import QueryString
 
 import app.piccolo_conf
 from app.audit.tables import AUDIT_TABLES
+from app.consent.tables import CONSENT_TABLES
 from app.disclosure.tables import DISCLOSURE_TABLES
 from app.identity.tables import IDENTITY_TABLES
 from app.involvement.tables import INVOLVEMENT_TABLES
@@ -48,6 +49,7 @@ ALL_TABLES = [
     *INVOLVEMENT_TABLES,
     *SUBJECT_ACCESS_TABLES,
     *DISCLOSURE_TABLES,
+    *CONSENT_TABLES,
 ]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
@@ -375,6 +377,9 @@ async def migrate() -> list[str]:
 #: Indexes made by raw SQL in migrations/ (Piccolo declares no named unique indexes).
 RAW_INDEXES = {
     "child_signpost_id": "CREATE UNIQUE INDEX IF NOT EXISTS child_signpost_id ON child (signpost_id)",
+    "child_bidx_turns_18_id": (
+        "CREATE INDEX IF NOT EXISTS child_bidx_turns_18_id ON child (bidx_turns_18, id)"
+    ),
     "audit_entry_child_actor": (
         "CREATE INDEX IF NOT EXISTS audit_entry_child_actor ON audit_entry (child_id, actor_id, action, at)"
     ),

@@ -5,6 +5,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from app.audit.tables import AUDIT_TABLES
+from app.consent.tables import CONSENT_TABLES
 from app.disclosure.tables import DISCLOSURE_TABLES
 from app.identity.tables import IDENTITY_TABLES
 from app.involvement.tables import INVOLVEMENT_TABLES
@@ -25,6 +26,7 @@ APP_CONFIG = AppConfig(
         *INVOLVEMENT_TABLES,
         *SUBJECT_ACCESS_TABLES,
         *DISCLOSURE_TABLES,
+        *CONSENT_TABLES,
     ],
     migration_dependencies=[],
     commands=[],

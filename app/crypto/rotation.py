@@ -25,13 +25,14 @@ from piccolo.columns import Column
 from piccolo.columns.combination import And, Where
 from piccolo.table import Table
 
+from app.consent.tables import CONSENT_ENCRYPTED
 from app.crypto.keyring import REFRESH_SECONDS, Keyring, key_path, write_new_key
 from app.database import write_transaction
 from app.disclosure.tables import DISCLOSURE_ENCRYPTED
 from app.identity.service import email_index
 from app.identity.tables import Practitioner
 from app.records.normalise import given_dob_key, name_dob_key
-from app.records.service import GIVEN_DOB, NAME_DOB
+from app.records.service import GIVEN_DOB, NAME_DOB, turns_18_index
 from app.records.tables import ENCRYPTED_COLUMNS, Child, FormerName
 from app.subject_access.tables import SUBJECT_ACCESS_ENCRYPTED
 
@@ -41,6 +42,7 @@ ROTATED_COLUMNS: dict[type[Table], tuple[str, ...]] = {
     Practitioner: ("name", "email"),
     **SUBJECT_ACCESS_ENCRYPTED,
     **DISCLOSURE_ENCRYPTED,
+    **CONSENT_ENCRYPTED,
 }
 
 GRACE_SECONDS = 2 * REFRESH_SECONDS
@@ -68,6 +70,7 @@ def _reindex(
             "bidx_given_dob": keyring.blind_index(
                 GIVEN_DOB, given_dob_key(plain["given_name"] or "", dob), version
             ),
+            "bidx_turns_18": turns_18_index(keyring, dob, version),
         }
     if table is Practitioner:
         return {"email_index": email_index(keyring, plain["email"] or "", version)}

@@ -74,6 +74,7 @@ class ChildDetails(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     gp_practice_id: int | None = None
     shielded: bool = False
     retention_state: RetentionState = RetentionState.delete_at_18
+    keep_until: date | None = None  # kept with consent: the day the record is deleted
 
 
 class ChildRecord(msgspec.Struct, frozen=True):

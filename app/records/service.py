@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from app.consent.dates import eighteenth_birthday, month_key
 from app.crypto.keyring import BlindIndex, Keyring
 from app.database import write_transaction
 from app.records.codes import ConsentBasis, Gender, Relationship, RetentionState, ServiceType
@@ -30,6 +31,15 @@ from app.records.tables import Carer, Child, FormerName, Involvement
 #: records, inside CipherSweet's budget (2 <= candidates < sqrt(records)); docs/encryption.md.
 NAME_DOB = BlindIndex("name_dob", 20)
 GIVEN_DOB = BlindIndex("given_dob", 20)
+#: The month a child turns 18 (``YYYY-MM``), kept to 6 bits on purpose: each of the 64 values
+#: mixes three or four birth months, so the column groups children only coarsely, and the
+#: retention engine decrypts one bucket's dates of birth (about 190,000 at 12 million) to find
+#: who turns 18 this month; docs/encryption.md.
+TURNS_18 = BlindIndex("turns_18", 6)
+
+
+def turns_18_index(keyring: Keyring, born: date, version: int | None = None) -> int:
+    return keyring.blind_index(TURNS_18, month_key(eighteenth_birthday(born)), version)
 
 
 class RecordNotFoundError(Exception):
@@ -68,11 +78,13 @@ def child_row(
         "bidx_given_dob": keyring.blind_index(
             GIVEN_DOB, given_dob_key(child.given_name, child.date_of_birth), version
         ),
+        "bidx_turns_18": turns_18_index(keyring, child.date_of_birth, version),
         "education_setting": child.education_setting_id,
         "education_start_date": child.education_start_date,
         "gp_practice": child.gp_practice_id,
         "shielded": child.shielded,
         "retention_state": child.retention_state.value,
+        "keep_until": child.keep_until,
         "source": child.source,
         "key_version": version,
         "created_at": now,
@@ -217,6 +229,7 @@ async def load_child(keyring: Keyring, child_id: int) -> ChildRecord:
         gp_practice_id=row["gp_practice"],
         shielded=bool(row["shielded"]),
         retention_state=RetentionState(row["retention_state"]),
+        keep_until=row["keep_until"],
     )
     return ChildRecord(
         id=row["id"],

@@ -60,11 +60,16 @@ class Child(Table, tablename="child"):
     address = Bytea(null=True)  # null: "no known address"
     bidx_name_dob = Integer(null=False, index=True)
     bidx_given_dob = Integer(null=False, index=True)
+    # The month the child turns 18, as a coarse blind index (app/consent/retention.py); null
+    # only for rows written before it existed, until the next retention run fills it in.
+    # Indexed with the ID by the named index child_bidx_turns_18_id (app/database.py RAW_INDEXES).
+    bidx_turns_18 = Integer(null=True, default=None)
     education_setting = ForeignKey(references=EducationSetting, null=True, on_delete=OnDelete.set_null)
     education_start_date = Date(null=True, default=None)
     gp_practice = ForeignKey(references=GpPractice, null=True, on_delete=OnDelete.set_null)
     shielded = Boolean(null=False, default=False)
     retention_state = Varchar(length=20, null=False, default="delete_at_18")
+    keep_until = Date(null=True, default=None, index=True)  # with consent: the day it is deleted
     source = Varchar(length=40, null=False)
     key_version = Integer(null=False)
     created_at = Timestamptz(null=False)

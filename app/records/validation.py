@@ -10,7 +10,8 @@ import re
 import unicodedata
 from datetime import date
 
-from app.records.codes import SENSITIVE_SERVICES
+from app.consent.dates import eighteenth_birthday, latest_keep_until
+from app.records.codes import SENSITIVE_SERVICES, RetentionState
 from app.records.schemas import Address, ChildDetails
 
 _NAME_PUNCTUATION = frozenset(" -'\u2019.")
@@ -79,6 +80,20 @@ def child_problems(child: ChildDetails, today: date) -> list[Problem]:
         problems.append(("date_of_birth", "Date of birth must be today or in the past"))
     elif child.date_of_birth.year < today.year - 26:
         problems.append(("date_of_birth", "Signpost holds records of children and young people only"))
+    elif (
+        child.retention_state == RetentionState.delete_at_18
+        and eighteenth_birthday(child.date_of_birth) <= today
+    ):
+        problems.append(
+            ("date_of_birth", "Signpost keeps a record past 18 only with the young person's consent")
+        )
+    if child.retention_state == RetentionState.kept_with_consent and (
+        child.keep_until is None
+        or not eighteenth_birthday(child.date_of_birth)
+        < child.keep_until
+        <= latest_keep_until(child.date_of_birth)
+    ):
+        problems.append(("keep_until", "A record kept with consent needs an end date after 18 and by 25"))
     if child.address is not None:
         problems += address_problems("address", child.address)
     for i, carer in enumerate(child.carers):

@@ -16,6 +16,7 @@ from app.audit import service as audit
 from app.audit.labels import ACTION_LABELS, REASON_LABELS
 from app.audit.service import Actor, Entry
 from app.audit.tables import AuditEntry, AuditWithholding
+from app.consent.dates import eighteenth_birthday
 from app.crypto.keyring import Keyring
 from app.database import Tx
 from app.disclosure import service as disclosure
@@ -26,7 +27,7 @@ from app.records.schemas import Address, ChildDetails
 from app.records.service import RecordNotFoundError, load_child
 from app.records.tables import EducationSetting, GpPractice, LocalAuthority
 from app.subject_access.codes import EXEMPTION_LABELS, REQUESTER_LABELS, Exemption, RequesterKind
-from app.subject_access.deadlines import add_months, uk_date
+from app.subject_access.deadlines import uk_date
 from app.subject_access.service import Opened, RequestView, StepRefusedError
 from app.subject_access.tables import SubjectAccessRequest as Sar
 
@@ -148,12 +149,16 @@ async def access_lines(entries: list[audit.AccessEntry]) -> list[AccessLine]:
 
 
 def _retention(details: ChildDetails) -> tuple[str, date]:
-    eighteen = add_months(details.date_of_birth, 18 * 12)
-    if details.retention_state == RetentionState.kept_with_consent:
+    eighteen = eighteenth_birthday(details.date_of_birth)
+    if details.retention_state == RetentionState.kept_with_consent and details.keep_until is not None:
         return (
             "Kept past the 18th birthday because the young person agreed, until the date they chose "
             "(at most their 25th birthday). They can withdraw their consent at any time.",
-            add_months(details.date_of_birth, 25 * 12),
+            details.keep_until,
+        )
+    if details.retention_state == RetentionState.consent_withdrawn:
+        return "The young person withdrew their consent: the record is deleted within a day.", (
+            details.keep_until or eighteen
         )
     return "Deleted on the child's 18th birthday, unless the young person agrees to keep it.", eighteen
 

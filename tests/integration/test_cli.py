@@ -29,6 +29,8 @@ SUBCOMMANDS = [
     ["audit", "verify"],
     ["audit", "export"],
     ["audit", "checkpoint"],
+    ["retention"],
+    ["retention", "run"],
 ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from piccolo.columns import Bytea, Varchar
 
+from app.consent.tables import CONSENT_ENCRYPTED, CONSENT_TABLES
 from app.database import AnyEngine
 from app.disclosure import codes as disclosure_codes
 from app.disclosure.tables import DISCLOSURE_ENCRYPTED, DISCLOSURE_TABLES, DisclosureRequest
@@ -29,9 +30,15 @@ def dictionary_rows() -> dict[tuple[str, str], tuple[str, str]]:
     return rows
 
 
-#: The tables the dictionary lists: the record store, subject access and police disclosure requests.
-DOCUMENTED_TABLES = [*TABLES, *SUBJECT_ACCESS_TABLES, *DISCLOSURE_TABLES]
-DOCUMENTED_ENCRYPTED = {**ENCRYPTED_COLUMNS, **SUBJECT_ACCESS_ENCRYPTED, **DISCLOSURE_ENCRYPTED}
+#: The tables the dictionary lists: the record store, subject access, police disclosure requests
+#: and consent past 18.
+DOCUMENTED_TABLES = [*TABLES, *SUBJECT_ACCESS_TABLES, *DISCLOSURE_TABLES, *CONSENT_TABLES]
+DOCUMENTED_ENCRYPTED = {
+    **ENCRYPTED_COLUMNS,
+    **SUBJECT_ACCESS_ENCRYPTED,
+    **DISCLOSURE_ENCRYPTED,
+    **CONSENT_ENCRYPTED,
+}
 
 
 def code_columns(tables: list[Any] = DOCUMENTED_TABLES) -> set[tuple[str, str]]:
@@ -84,7 +91,7 @@ def test_plain_text_columns_carry_the_documented_bound() -> None:
 
 def test_nothing_about_a_child_is_free_text() -> None:
     forbidden = re.compile(r"note|comment|free|description|detail|remark|text", re.IGNORECASE)
-    about_children = [*TABLES, *SUBJECT_ACCESS_TABLES]
+    about_children = [*TABLES, *SUBJECT_ACCESS_TABLES, *CONSENT_TABLES]
     assert not [key for key in code_columns(about_children) if forbidden.search(key[1])]
 
 

@@ -13,7 +13,7 @@ from app.crypto.keyring import Keyring, key_versions
 from app.database import AnyEngine
 from app.identity.service import find_by_email, load_practitioner
 from app.records.schemas import PersonName
-from app.records.service import create_child, find_by_name_and_birth_date, load_child
+from app.records.service import TURNS_18, create_child, find_by_name_and_birth_date, load_child
 from app.records.tables import ENCRYPTED_COLUMNS, Carer, Child, FormerName
 from tests.factories import child_details, make_authority
 from tests.identity_flow import make_person
@@ -193,3 +193,40 @@ async def test_police_disclosure_requests_are_rotated_and_still_read(
     loaded = await disclosure.load(Keyring(keyring.keys_dir), request_id)
     assert loaded is not None
     assert (loaded.crime_reference, loaded.justification, loaded.decision_note) == ("NS/1/26", "j" * 60, None)
+
+
+async def test_consent_letters_and_the_turns_18_index_are_rotated(
+    engine: AnyEngine, keyring: Keyring
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.consent import retention
+    from app.consent import service as consent
+    from app.consent.codes import CodeKind
+    from app.consent.tables import ConsentInvitation
+
+    authority = await make_authority()
+    born = date(2009, 5, 20)
+    child = await create_child(keyring, child_details(authority, date_of_birth=born))
+    now = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    await retention.run(keyring, today=now.date(), now=now, invite_months=6)
+    [invitation] = await ConsentInvitation.select().run()
+    code = keyring.decrypt(
+        "consent_invitation.letter_code", invitation["id"], bytes(invitation["letter_code"])
+    )
+
+    await rotation.rotate(keyring, batch_size=10)
+
+    fresh = Keyring(keyring.keys_dir)  # a process that only has the new key
+    [moved] = await ConsentInvitation.select().run()
+    assert moved["key_version"] == 2
+    assert fresh.decrypt("consent_invitation.letter_code", moved["id"], bytes(moved["letter_code"])) == code
+    new_index = (await Child.select(Child.bidx_turns_18).run())[0]["bidx_turns_18"]
+    assert new_index == fresh.blind_index(TURNS_18, "2027-05")
+    opened = await consent.open_with_code(fresh, CodeKind.consent, code, born, now)
+    assert opened.child_id == child.id
+    # The engine finds the birthday under the new key.
+    summary = await retention.run(
+        fresh, today=date(2027, 5, 20), now=datetime(2027, 5, 20, 9, tzinfo=UTC), invite_months=6
+    )
+    assert summary.deleted_total == 1

@@ -104,6 +104,8 @@ def test_production_refuses_development_only_settings() -> None:
             "ten",
             "SIGNPOST_DISCLOSURE_REQUESTS_PER_DAY must be a whole number",
         ),
+        ("SIGNPOST_CONSENT_INVITE_MONTHS", "13", "from 1 to 12"),
+        ("SIGNPOST_CONSENT_TRIES_PER_HOUR", "0", "from 1 to 10000"),
     ],
 )
 def test_malformed_values_are_named(name: str, value: str, fragment: str) -> None:
