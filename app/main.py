@@ -21,6 +21,7 @@ from litestar.static_files import create_static_files_router
 from app import database
 from app.audit import background, checkpoints
 from app.audit.routes import ROUTES as AUDIT_ROUTES
+from app.consent.routes import ROUTES as CONSENT_ROUTES
 from app.crypto.keyring import Keyring
 from app.crypto.secret import app_secret
 from app.database import AnyEngine
@@ -109,6 +110,7 @@ def create_app(
             *SUBJECT_ACCESS_ROUTES,
             *SUBJECT_ACCESS_OFFICER_ROUTES,
             *DISCLOSURE_ROUTES,
+            *CONSENT_ROUTES,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],

@@ -25,7 +25,7 @@ from app.audit.tables import AuditEntry
 from app.crypto.keyring import Keyring
 from app.database import Tx
 from app.identity.tables import ShieldOverride
-from app.records.codes import SENSITIVE_SERVICES, Gender, Relationship, ServiceType
+from app.records.codes import SENSITIVE_SERVICES, Gender, Relationship, RetentionState, ServiceType
 from app.records.schemas import Address
 from app.records.service import load_child
 from app.records.tables import Child, EducationSetting, GpPractice, Involvement, LocalAuthority
@@ -78,6 +78,7 @@ class RecordView:
     team_name: str
     team_telephone: str
     team_email: str
+    kept_until: date | None = None  # kept past 18 with the young person's consent, until then
     address: Address | None = None
     carers: tuple[CarerView, ...] = ()
     education: tuple[str, str, date | None] | None = None  # name, telephone, start date
@@ -247,6 +248,9 @@ async def open_record(
         team_name=authority["name"],
         team_telephone=authority["team_telephone"],
         team_email=authority["team_email"],
+        kept_until=details.keep_until
+        if details.retention_state == RetentionState.kept_with_consent
+        else None,
     )
     if restricted:
         return base

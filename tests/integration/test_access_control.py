@@ -43,5 +43,15 @@ def test_every_non_public_route_is_guarded(app_factory: Any) -> None:
             "`GET /subject-access/response`",
             "`POST /subject-access/response`",
             "`GET /transparency`",
+            # The young person's pages: no account, a code and a date of birth (docs/consent.md).
+            "`GET /your-record`",
+            "`POST /your-record`",
+            "`POST /your-record/choose`",
+            "`POST /your-record/confirm`",
+            "`GET /your-record/change`",
+            "`POST /your-record/change`",
+            "`POST /your-record/change/choose`",
+            "`POST /your-record/change/confirm`",
+            "`POST /your-record/receipt`",
         ]
     )

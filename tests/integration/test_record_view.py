@@ -6,6 +6,7 @@ authority's Signpost team) with an alert; a daily view quota."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from app.audit.tables import Alert, AuditEntry
 from app.crypto.keyring import Keyring
 from app.identity.service import Role
 from app.identity.tables import Practitioner, Session, ShieldOverride
+from app.records.codes import RetentionState
 from app.records.schemas import ChildRecord
 from app.records.service import create_child
 from app.records.tables import Carer, Child, FormerName, Involvement
@@ -333,3 +335,30 @@ async def test_an_over_long_date_part_is_an_error_not_cut_short(web: CheckedClie
     assert answer.status_code == 400
     assert "year must include 4 numbers" in answer.text
     assert 'value="20145"' in answer.text
+
+
+async def test_a_record_kept_with_consent_says_so_and_until_when_and_nothing_more(
+    web: CheckedClient, ada: Person, keyring: Keyring
+) -> None:
+    kept = replace(
+        child_details(ada.authority_id),
+        retention_state=RetentionState.kept_with_consent,
+        keep_until=date(2035, 1, 1),
+    )
+    child = await create_child(keyring, kept)
+    await search_for(web)
+    opened = await open_with(web, child)
+    assert opened.status_code == 200
+    assert "Kept past 18 with the young person&#39;s consent, until 1 January 2035." in opened.text
+    assert "receipt" not in opened.text.lower()
+    assert "withdraw" not in opened.text.lower()
+
+
+async def test_a_record_without_consent_has_no_consent_marker(
+    web: CheckedClient, ada: Person, keyring: Keyring
+) -> None:
+    child = await create_child(keyring, child_details(ada.authority_id))
+    await search_for(web)
+    opened = await open_with(web, child)
+    assert opened.status_code == 200
+    assert "Kept past 18" not in opened.text

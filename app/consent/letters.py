@@ -1,0 +1,139 @@
+"""The invitation letters an authority prints and posts: no email, no text message.
+
+A letter is printable while its invitation still holds the code encrypted (``letter_code``).
+Printing shows a batch of letters and is audited against each young person; marking the batch
+sent erases the codes, so a letter cannot be printed twice and the code exists only on paper and
+as an argon2id hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from app.audit import service as audit
+from app.audit.service import Actor, Entry
+from app.consent.dates import eighteenth_birthday, latest_keep_until
+from app.consent.tables import ConsentInvitation
+from app.crypto.keyring import Keyring
+from app.database import Tx
+from app.identity.service import PractitionerView
+from app.records.schemas import Address
+from app.records.service import load_child
+from app.records.tables import Child
+
+BATCH = 100  # letters on one printed page
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    invitation_id: int
+    given_name: str
+    family_name: str
+    address: Address | None
+    code: str
+    eighteenth: date
+    latest: date
+    expires_on: date
+    services: tuple[str, ...]
+
+
+def _unsent(authority_id: int) -> Any:
+    return ConsentInvitation.letter_code.is_not_null() & (
+        ConsentInvitation.child.local_authority == authority_id
+    )
+
+
+async def unsent_count(authority_id: int) -> int:
+    return int(await ConsentInvitation.count().where(_unsent(authority_id)).run())
+
+
+async def printable(keyring: Keyring, user: PractitionerView, now: datetime) -> list[Letter]:
+    """Up to :data:`BATCH` unsent letters of the user's authority, oldest first; audited."""
+    rows = (
+        await ConsentInvitation.select(
+            ConsentInvitation.id,
+            ConsentInvitation.child,
+            ConsentInvitation.letter_code,
+            ConsentInvitation.expires_on,
+        )
+        .where(_unsent(user.local_authority_id))
+        .order_by(ConsentInvitation.id)
+        .limit(BATCH)
+        .run()
+    )
+    letters = []
+    for row in rows:
+        record = await load_child(keyring, row["child"])
+        details = record.details
+        letters.append(
+            Letter(
+                invitation_id=row["id"],
+                given_name=details.given_name,
+                family_name=details.family_name,
+                address=details.address,
+                code=keyring.decrypt("consent_invitation.letter_code", row["id"], bytes(row["letter_code"])),
+                eighteenth=eighteenth_birthday(details.date_of_birth),
+                latest=latest_keep_until(details.date_of_birth),
+                expires_on=row["expires_on"],
+                services=tuple(i.service_name for i in details.involvements if i.end_date is None),
+            )
+        )
+    actor = Actor.of(user)
+    if letters:
+        await audit.record_many(
+            Entry(
+                "consent.letters_printed",
+                actor,
+                now,
+                child_id=row["child"],
+                child_authority_id=user.local_authority_id,
+                subjects=(f"consent_invitation:{row['id']}",),
+            )
+            for row in rows
+        )
+    return letters
+
+
+async def mark_sent(user: PractitionerView, invitation_ids: list[int], now: datetime) -> int:
+    """Mark letters of the user's authority sent, erasing their codes; how many."""
+    if not invitation_ids:
+        return 0
+    children = {
+        r["id"]: r["child"]
+        for r in await ConsentInvitation.select(ConsentInvitation.id, ConsentInvitation.child)
+        .where(ConsentInvitation.id.is_in(invitation_ids) & _unsent(user.local_authority_id))
+        .run()
+    }
+    if not children:
+        return 0
+
+    async def unit(tx: Tx) -> int:
+        sent = await tx.run(
+            ConsentInvitation.update(
+                {ConsentInvitation.letter_code: None, ConsentInvitation.letter_sent_at: now}
+            )
+            .where(ConsentInvitation.id.is_in(list(children)) & ConsentInvitation.letter_code.is_not_null())
+            .returning(ConsentInvitation.id)
+        )
+        await audit.append(
+            tx,
+            [
+                Entry(
+                    "consent.letters_sent",
+                    Actor.of(user),
+                    now,
+                    child_id=children[r["id"]],
+                    child_authority_id=user.local_authority_id,
+                    subjects=(f"consent_invitation:{r['id']}",),
+                )
+                for r in sent
+            ],
+        )
+        return len(sent)
+
+    return await audit.write(unit)
+
+
+__all__ = ["BATCH", "Child", "Letter", "mark_sent", "printable", "unsent_count"]
