@@ -51,3 +51,42 @@ def a_child_of_the_live_service(live_env: dict[str, str]) -> SeededChild:
         authority_id,
         authority_code,
     )
+
+
+_ADD_YOUNG_PERSON = """
+import asyncio, sys
+from datetime import date
+from msgspec.structs import replace
+from app import database
+from app.crypto.keyring import Keyring
+from app.records.service import create_child
+from app.records.tables import LocalAuthority
+from app.settings import load_settings
+from tests.factories import child_details
+
+async def main(code, given, family, born):
+    settings = load_settings()
+    engine = database.make_engine(settings.database)
+    database.use_engine(engine)
+    [authority] = await LocalAuthority.select(LocalAuthority.id).where(LocalAuthority.code == code).run()
+    details = child_details(authority["id"], date_of_birth=date.fromisoformat(born))
+    details = replace(details, given_name=given, family_name=family)
+    await create_child(Keyring(settings.keys_dir), details)
+    await database.close(engine)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def add_a_young_person(
+    live_env: dict[str, str], authority_code: str, given: str, family: str, born: date
+) -> None:
+    """Store one more child in the live service's database, as a feed would."""
+    import sys
+
+    added = subprocess.run(
+        [sys.executable, "-c", _ADD_YOUNG_PERSON, authority_code, given, family, born.isoformat()],
+        env=live_env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
