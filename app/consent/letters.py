@@ -14,6 +14,7 @@ from typing import Any
 
 from app.audit import service as audit
 from app.audit.service import Actor, Entry
+from app.consent.codes import hash_code, new_code
 from app.consent.dates import eighteenth_birthday, latest_keep_until
 from app.consent.tables import ConsentInvitation
 from app.crypto.keyring import Keyring
@@ -136,4 +137,56 @@ async def mark_sent(user: PractitionerView, invitation_ids: list[int], now: date
     return await audit.write(unit)
 
 
-__all__ = ["BATCH", "Child", "Letter", "mark_sent", "printable", "unsent_count"]
+class ReissueError(Exception):
+    """No new letter can be made; the message says why, for the authority's team."""
+
+
+async def reissue(keyring: Keyring, user: PractitionerView, signpost_id: str, now: datetime) -> None:
+    """A new consent code and letter for a young person of the user's authority (a lost letter,
+    or a code locked by wrong tries): the old code stops working at once."""
+    rows = (
+        await ConsentInvitation.select(ConsentInvitation.id, ConsentInvitation.child)
+        .where(
+            (ConsentInvitation.child.signpost_id == signpost_id)
+            & (ConsentInvitation.child.local_authority == user.local_authority_id)
+        )
+        .run()
+    )
+    if not rows:
+        raise ReissueError("No young person of your authority with that Signpost ID has been invited yet")
+    invitation_id, child_id = rows[0]["id"], rows[0]["child"]
+    code = new_code()
+    code_hash = await hash_code(code.code)
+    version = keyring.active_version
+    sealed = keyring.encrypt("consent_invitation.letter_code", invitation_id, code.code, version)
+
+    async def unit(tx: Tx) -> None:
+        await tx.run(
+            ConsentInvitation.update(
+                {
+                    ConsentInvitation.lookup: code.lookup,
+                    ConsentInvitation.code_hash: code_hash,
+                    ConsentInvitation.letter_code: sealed,
+                    ConsentInvitation.letter_sent_at: None,
+                    ConsentInvitation.key_version: version,
+                }
+            ).where(ConsentInvitation.id == invitation_id)
+        )
+        await audit.append(
+            tx,
+            [
+                Entry(
+                    "consent.reissued",
+                    Actor.of(user),
+                    now,
+                    child_id=child_id,
+                    child_authority_id=user.local_authority_id,
+                    subjects=(f"consent_invitation:{invitation_id}",),
+                )
+            ],
+        )
+
+    await audit.write(unit)
+
+
+__all__ = ["BATCH", "Child", "Letter", "ReissueError", "mark_sent", "printable", "reissue", "unsent_count"]

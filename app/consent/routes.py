@@ -30,6 +30,7 @@ from app.consent.forms import CHANGE, DECIDE, Choice, Given, choice_from_form, c
 from app.identity.service import PractitionerView, Role
 from app.identity.sessions import signed_in_with_role
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS
+from app.records.ids import parse_signpost_id
 from app.records.tables import LocalAuthority
 from app.subject_access import service as sar_service
 
@@ -311,13 +312,50 @@ def _team(request: Request[Any, Any, Any]) -> PractitionerView:
     return user
 
 
-@get("/consent/letters", guards=[signed_in_with_role], opt=TEAM)
-async def letters_page(request: Request[Any, Any, Any], state: State) -> Template:
-    user = _team(request)
+async def _letters_page(
+    user: PractitionerView,
+    *,
+    status: int = 200,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    reissued: bool = False,
+) -> Template:
     return Template(
         "consent/letters.html",
-        context={"unsent": await letters.unsent_count(user.local_authority_id), "user": user},
+        status_code=status,
+        context={
+            "unsent": await letters.unsent_count(user.local_authority_id),
+            "values": values or {},
+            "errors": errors or {},
+            "reissued": reissued,
+        },
     )
+
+
+@get("/consent/letters", guards=[signed_in_with_role], opt=TEAM)
+async def letters_page(request: Request[Any, Any, Any]) -> Template:
+    return await _letters_page(_team(request), reissued=request.query_params.get("reissued") == "1")
+
+
+@post("/consent/letters/reissue", guards=[signed_in_with_role], opt=TEAM)
+async def reissue_letter(
+    request: Request[Any, Any, Any], state: State, data: FormData
+) -> Template | Redirect:
+    """A new letter for one young person, by their Signpost ID (the old code stops working)."""
+    user = _team(request)
+    typed = data.get("signpost_id", "").strip()[:30]
+    signpost_id = parse_signpost_id(typed)
+    values = {"signpost_id": typed}
+    if signpost_id is None:
+        error = (
+            "Enter the young person's Signpost ID, 12 letters and numbers" if typed else "Enter a Signpost ID"
+        )
+        return await _letters_page(user, status=400, values=values, errors={"signpost_id": error})
+    try:
+        await letters.reissue(state.keyring, user, signpost_id, state.clock())
+    except letters.ReissueError as exc:
+        return await _letters_page(user, status=404, values=values, errors={"signpost_id": str(exc)})
+    return Redirect("/consent/letters?reissued=1", status_code=303)
 
 
 @get("/consent/letters/print", guards=[signed_in_with_role], opt=TEAM)
@@ -353,6 +391,7 @@ ROUTES = [
     change_confirm,
     receipt_document,
     letters_page,
+    reissue_letter,
     print_letters,
     letters_sent,
 ]

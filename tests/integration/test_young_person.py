@@ -372,3 +372,62 @@ async def test_another_authoritys_team_and_other_roles_see_no_letters(
     await web.post("/logout", data=token(web))
     await signed_in_as(web, keyring, clock.now, ORIGIN, Role.practitioner, "ada@riverside.example.org")
     assert (await web.get("/consent/letters")).status_code == 403
+
+
+async def test_a_new_letter_replaces_a_locked_code(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    team, _ = await signed_in_as(
+        web, keyring, clock.now, ORIGIN, Role.la_admin, "team@northshire.example.org"
+    )
+    child, code = await invited(web, keyring, team.authority_id)
+    for _ in range(5):
+        await web.post("/your-record", data={**token(web), "code": code, **dob(date(2009, 5, 21))})
+    assert (
+        "This code is locked"
+        in (await web.post("/your-record", data={**token(web), "code": code, **dob()})).text
+    )
+
+    for typed, status, message in (
+        ("", 400, "Enter a Signpost ID"),
+        ("not an id", 400, "12 letters and numbers"),
+        ("7K3M 9Q2X R4T", 400, "12 letters and numbers"),  # one symbol short
+    ):
+        refused = await web.post("/consent/letters/reissue", data={**token(web), "signpost_id": typed})
+        assert refused.status_code == status, typed
+        assert message in refused.text
+    made = await web.post(
+        "/consent/letters/reissue",
+        data={**token(web), "signpost_id": child.signpost_id.lower()},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    assert "New letter made" in (await web.get("/consent/letters?reissued=1")).text
+    printed = await web.get("/consent/letters/print")
+    new_code = re.search(r"<strong>([0-9A-Z]{4}(?:-[0-9A-Z]{4}){5})</strong>", printed.text)
+    assert new_code is not None
+    assert new_code.group(1) != code
+    assert (await web.post("/your-record", data={**token(web), "code": code, **dob()})).status_code == 400
+    opened = await web.post("/your-record", data={**token(web), "code": new_code.group(1), **dob()})
+    assert opened.status_code == 200
+    assert "Your Signpost record" in opened.text
+    assert (
+        await AuditEntry.count()
+        .where((AuditEntry.action == "consent.reissued") & (AuditEntry.child_id == child.id))
+        .run()
+        == 1
+    )
+
+
+async def test_a_new_letter_only_for_the_teams_own_authority(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    elsewhere = await make_authority("E09000002", "Southvale Council")
+    child, code = await invited(web, keyring, elsewhere)
+    await signed_in_as(web, keyring, clock.now, ORIGIN, Role.la_admin, "team@northshire.example.org")
+    refused = await web.post(
+        "/consent/letters/reissue", data={**token(web), "signpost_id": child.signpost_id}
+    )
+    assert refused.status_code == 404
+    assert "No young person of your authority" in refused.text
+    assert (await web.post("/your-record", data={**token(web), "code": code, **dob()})).status_code == 200
