@@ -191,10 +191,11 @@ async def last_run_on(today: date) -> date | None:
 
 
 def _wheres(keyring: Keyring, today: date, since: date | None, invite_months: int) -> list[Where | Any]:
-    """The queries whose rows together hold every record a run must look at."""
-    ended = Child.keep_until.is_not_null() & (Child.keep_until <= today)
+    """The queries whose rows together hold every record a run must look at. Only the first
+    (consent ended) can share rows with the others: the rest are disjoint by index value."""
     if since is None:
         return [Child.id.is_not_null()]  # the first run reads everything once
+    ended = Child.keep_until.is_not_null() & (Child.keep_until <= today)
     months = set(_months(min(since, today), today)) | set(_months(today, add_months(today, invite_months)))
     buckets = sorted({v for m in months for v in keyring.blind_index_candidates(TURNS_18, m)})
     return [ended, Child.bidx_turns_18.is_null(), *(Child.bidx_turns_18 == b for b in buckets)]
@@ -340,11 +341,14 @@ async def run(
     started = time.monotonic()
     since = await last_run_on(today)
     summary = Summary(today=today, dry_run=dry_run, full_scan=since is None)
-    seen: set[int] = set()
-    for where in _wheres(keyring, today, since, invite_months):
+    # The rows of the first query (consent ended: a few a day), so that no later query handles
+    # them again; the other queries never share a row, so memory stays at one batch.
+    ended: set[int] = set()
+    for number, where in enumerate(_wheres(keyring, today, since, invite_months)):
         async for page in _pages(where, batch_size):
-            rows = [r for r in _decode(keyring, page) if r.id not in seen]
-            seen.update(r.id for r in rows)
+            rows = [r for r in _decode(keyring, page) if r.id not in ended]
+            if number == 0 and not summary.full_scan:
+                ended.update(r.id for r in rows)
             summary.scanned += len(rows)
             doomed = [(r, reason) for r in rows if (reason := _due(r, today)) is not None]
             going = {r.id for r, _ in doomed}
