@@ -9,7 +9,8 @@ on any day). The runs go in date order, as cron would make them::
 
 The first run on a database reads every record once (there is no earlier run to start from)
 and makes the invitations already due; each later run reads only the months due. It prints the
-command's own summary and one Markdown table row per run for benchmarks/README.md. The database
+command's own summary and one Markdown table row per run for benchmarks/README.md, with the
+run's peak memory (GNU time's maximum resident set size). The database
 is changed (records deleted, invitations made): copy it first to measure again.
 """
 
@@ -42,19 +43,21 @@ def main() -> int:
     for day in args.day:
         started = time.perf_counter()
         result = subprocess.run(
-            [SIGNPOST, "retention", "run", "--today", day],
+            ["/usr/bin/time", "-f", "peak memory %M KiB", SIGNPOST, "retention", "run", "--today", day],
             env=env,
             check=True,
             capture_output=True,
             text=True,
         )
         wall = time.perf_counter() - started
-        print(result.stdout.strip(), flush=True)
         out = result.stdout
+        peak = number(r"peak memory (\d+) KiB", result.stderr)
+        print(out.strip(), f"\n  peak memory {peak} KiB", flush=True)
         scope = "every record" if "first run" in out else "months due"
         looked, deleted = number(r"looked at (\d+)", out), number(r"deleted (\d+)", out)
         invited = number(r"invited (\d+)", out)
-        rows.append(f"| {day} | {scope} | {looked} | {deleted} | {invited} | {wall:.1f} s |")
+        memory = f"{int(peak.replace(',', '')) / 1024:.0f} MiB" if peak != "?" else "?"
+        rows.append(f"| {day} | {scope} | {looked} | {deleted} | {invited} | {wall:.1f} s | {memory} |")
     print("\n".join(rows))
     return 0
 
