@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sqlite3
 import subprocess
@@ -226,3 +227,28 @@ def test_connections_to_several_workers_send_without_delay() -> None:
                 assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         listener.close()
+
+
+def test_retention_run_prints_a_summary_and_refuses_a_bad_date(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    seeded = signpost("seed", "--children", "400", "--as-of", "2026-11-25", "--no-progress", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    dry = signpost("retention", "run", "--today", "2026-11-25", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: nothing changed" in dry.stdout
+    would = int(re.search(r"would invite (\d+)", dry.stdout).group(1))  # type: ignore[union-attr]
+    assert would > 0  # 400 children born over 18 years: some are over 17 and a half
+    first = signpost("retention", "run", "--today", "2026-11-25", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "every record (first run)" in first.stdout
+    assert f"invited {would} young people" in first.stdout
+    again = signpost("retention", "run", "--today", "2026-11-25", env=env)
+    assert "invited 0 young people" in again.stdout
+    assert "deleted 0 record(s)" in again.stdout
+    later = signpost("retention", "run", "--today", "2027-05-25", env=env)
+    deleted = int(re.search(r"deleted (\d+) record", later.stdout).group(1))  # type: ignore[union-attr]
+    assert deleted > 0  # six months on, those invited have turned 18 without answering
+    assert_one_clear_line(
+        signpost("retention", "run", "--today", "25/11/2026", env=env), "--today must be a date"
+    )
