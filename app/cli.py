@@ -648,8 +648,11 @@ def retention_run(today_text: str | None, dry_run: bool, batch_size: int) -> Non
     """Delete every record past its retention date and make the invitations now due.
 
     Idempotent and safe to interrupt: run it from cron hourly; a second run the same day does
-    nothing more, and a run killed part-way is finished by the next.
+    nothing more, a run killed part-way is finished by the next, and a run that starts while
+    another is still going (on the same data directory) leaves it to finish.
     """
+    import fcntl
+
     from app.consent import retention as engine_module
     from app.consent.dates import uk_date
 
@@ -659,9 +662,20 @@ def retention_run(today_text: str | None, dry_run: bool, batch_size: int) -> Non
     today = uk_date(now)
     if today_text is not None:
         try:
-            today = date.fromisoformat(today_text)
+            chosen = date.fromisoformat(today_text)
         except ValueError:
             fail(f"--today must be a date like 2026-11-25, not {today_text[:20]!r}", EXIT_CONFIG)
+            return
+        if settings.production and chosen > today and not dry_run:
+            fail("--today after today deletes records before their time; in production use it with --dry-run")
+        today = chosen
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (settings.data_dir / "retention.lock").open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        click.echo("Another retention run is still going; this one does nothing (the next run carries on).")
+        return
 
     async def go() -> engine_module.Summary:
         engine = await _connect(settings)
@@ -682,7 +696,9 @@ def retention_run(today_text: str | None, dry_run: bool, batch_size: int) -> Non
 
     summary = run(go())
     verb = "Would delete" if dry_run else "Deleted"
-    scope = "every record (first run)" if summary.full_scan else "the months due"
+    scope = (
+        "every record (the first run, or the first of a Sunday)" if summary.full_scan else "the months due"
+    )
     click.echo(f"Retention run for {today.isoformat()}{' (dry run: nothing changed)' if dry_run else ''}")
     click.echo(f"  looked at {summary.scanned} record(s): {scope}")
     click.echo(f"  {verb.lower()} {summary.deleted_total} record(s)")

@@ -41,13 +41,14 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from piccolo.columns import Column
 from piccolo.columns.combination import Where
 
 from app.audit import service as audit
 from app.audit.service import Actor, Entry
 from app.consent.codes import hash_code, new_code
 from app.consent.dates import eighteenth_birthday, invitation_day, month_key
-from app.consent.tables import ConsentInvitation, RetentionRun
+from app.consent.tables import ConsentCodeTry, ConsentInvitation, RetentionRun
 from app.crypto.keyring import Keyring
 from app.database import Tx
 from app.disclosure.tables import DISCLOSURE_ENCRYPTED, DisclosureRequest
@@ -60,6 +61,8 @@ from app.records.tables import Child
 from app.subject_access.deadlines import add_months
 from app.subject_access.tables import SubjectAccessRequest
 
+SWEEP_WEEKDAY = 7  # Sunday
+TRIES_KEPT = timedelta(days=30)
 BATCH_SIZE = 500  # two audit rows each at most: well inside SQLite's bound-parameter limit
 CODE_GRACE_DAYS = 30  # a consent code works until 30 days after the 18th birthday
 SYSTEM = Actor("system")
@@ -232,22 +235,11 @@ async def _invitation_rows(
     return rows
 
 
-async def _erasures(keyring: Keyring, child_ids: list[int]) -> list[dict[str, Any]]:
-    """The police disclosure requests about ``child_ids``, with their text replaced by nothing."""
-    found = (
-        await DisclosureRequest.select(DisclosureRequest.id)
-        .where(DisclosureRequest.child_id.is_in(child_ids))
-        .run()
-    )
-    columns = DISCLOSURE_ENCRYPTED[DisclosureRequest]
-    version = keyring.active_version
-    return [
-        {
-            "id": r["id"],
-            **{c: keyring.encrypt(f"disclosure_request.{c}", r["id"], "", version) for c in columns},
-        }
-        for r in found
-    ]
+def _still_due(today: date) -> Any:
+    """Checked again by the delete itself: the record is still due for deletion as it was read
+    (a young person who consents between the read and the delete keeps their record)."""
+    ended = Child.keep_until.is_not_null() & (Child.keep_until <= today)
+    return (Child.retention_state == RetentionState.delete_at_18.value) | ended
 
 
 async def _commit(
@@ -261,40 +253,50 @@ async def _commit(
     """Delete, invite and index one batch in one transaction. Returns the IDs of the records
     deleted and how many invitations were made."""
     doomed_ids = [row.id for row, _ in doomed]
-    erased = await _erasures(keyring, doomed_ids) if doomed_ids else []
     invitations = await _invitation_rows(keyring, invite, today, now) if invite else []
     indexes = [(row.id, turns_18_index(keyring, row.born)) for row in index]
+    version = keyring.active_version
+    erased_columns = DISCLOSURE_ENCRYPTED[DisclosureRequest]
 
     async def unit(tx: Tx) -> tuple[set[int], int]:
         for child_id, value in indexes:
             await tx.run(Child.update({Child.bidx_turns_18: value}).where(Child.id == child_id))
-        deleted: list[dict[str, Any]] = []
+        gone: set[int] = set()
         if doomed_ids:
-            await tx.run(SubjectAccessRequest.delete().where(SubjectAccessRequest.child_id.is_in(doomed_ids)))
-            await tx.run(Notification.delete().where(Notification.child_id.is_in(doomed_ids)))
-            await tx.run(ShieldOverride.delete().where(ShieldOverride.child_id.is_in(doomed_ids)))
-            for values in erased:
+            # Former names, carers, involvements, invitations and receipts go with the child.
+            deleted = await tx.run(
+                Child.delete().where(Child.id.is_in(doomed_ids) & _still_due(today)).returning(Child.id)
+            )
+            gone = {r["id"] for r in deleted}
+        if gone:
+            ids = list(gone)
+            await tx.run(SubjectAccessRequest.delete().where(SubjectAccessRequest.child_id.is_in(ids)))
+            await tx.run(Notification.delete().where(Notification.child_id.is_in(ids)))
+            await tx.run(ShieldOverride.delete().where(ShieldOverride.child_id.is_in(ids)))
+            # A police request keeps its codes and dates (the public figures count them); its
+            # text may name the child, so it is replaced by an encrypted empty text.
+            requests = await tx.run(
+                DisclosureRequest.select(DisclosureRequest.id).where(DisclosureRequest.child_id.is_in(ids))
+            )
+            for request in requests:
+                erased: dict[Column | str, Any] = {
+                    column: keyring.encrypt(f"disclosure_request.{column}", request["id"], "", version)
+                    for column in erased_columns
+                }
                 await tx.run(
-                    DisclosureRequest.update({k: v for k, v in values.items() if k != "id"}).where(
-                        DisclosureRequest.id == values["id"]
+                    DisclosureRequest.update({**erased, DisclosureRequest.key_version: version}).where(
+                        DisclosureRequest.id == request["id"]
                     )
                 )
-            # Former names, carers, involvements, invitations and receipts go with the child.
-            deleted = await tx.run(Child.delete().where(Child.id.is_in(doomed_ids)).returning(Child.id))
-        gone = {r["id"] for r in deleted}
         made: list[dict[str, Any]] = []
         if invitations:
-            wanted = {r.id for r in invite}
-            # Skip a child invited meanwhile by another run (one invitation each, by constraint).
-            have = await tx.run(
-                ConsentInvitation.select(ConsentInvitation.child).where(
-                    ConsentInvitation.child.is_in(list(wanted))
-                )
+            # One invitation per child, by constraint: a child another run invited meanwhile is
+            # left as it is.
+            made = await tx.run(
+                ConsentInvitation.insert(*(ConsentInvitation(**i) for i in invitations))
+                .on_conflict(action="DO NOTHING")
+                .returning(ConsentInvitation.id, ConsentInvitation.child)
             )
-            fresh = [i for i in invitations if i["child"] not in {h["child"] for h in have}]
-            if fresh:
-                await tx.run(ConsentInvitation.insert(*(ConsentInvitation(**i) for i in fresh)))
-            made = fresh
         authority = {row.id: row.authority_id for row, _ in doomed} | {
             row.id: row.authority_id for row in invite
         }
@@ -340,15 +342,20 @@ async def run(
     has committed (progress for the command line; tests use it to kill a run part-way)."""
     started = time.monotonic()
     since = await last_run_on(today)
-    summary = Summary(today=today, dry_run=dry_run, full_scan=since is None)
-    # The rows of the first query (consent ended: a few a day), so that no later query handles
-    # them again; the other queries never share a row, so memory stays at one batch.
-    ended: set[int] = set()
-    for number, where in enumerate(_wheres(keyring, today, since, invite_months)):
+    # Every record is read on the first run, and again on the first run of each UK Sunday: a
+    # sweep that catches any record the monthly buckets could miss (say, one written by a
+    # future import with a date of birth already past 18).
+    sweep = since is None or (today.isoweekday() == SWEEP_WEEKDAY and since < today)
+    summary = Summary(today=today, dry_run=dry_run, full_scan=sweep)
+    # The IDs read by the first two queries (consent ended, and rows not yet indexed: a few a
+    # day), so that a bucket query does not handle them again; the bucket queries never share a
+    # row, so memory stays at one batch.
+    handled: set[int] = set()
+    for number, where in enumerate(_wheres(keyring, today, None if sweep else since, invite_months)):
         async for page in _pages(where, batch_size):
-            rows = [r for r in _decode(keyring, page) if r.id not in ended]
-            if number == 0 and not summary.full_scan:
-                ended.update(r.id for r in rows)
+            rows = [r for r in _decode(keyring, page) if r.id not in handled]
+            if number < 2 and not sweep:
+                handled.update(r.id for r in rows)
             summary.scanned += len(rows)
             doomed = [(r, reason) for r in rows if (reason := _due(r, today)) is not None]
             going = {r.id for r, _ in doomed}
@@ -384,9 +391,12 @@ async def run(
                 if after_batch is not None:
                     after_batch(summary)
     if not dry_run:
-        finished = now
+        finished = now + timedelta(seconds=time.monotonic() - started)
 
         async def record_run(tx: Tx) -> None:
+            # Tries at lookups untouched for a while are forgotten (a made-up lookup would
+            # otherwise stay for ever); a code locked that long unlocks, or gets a new letter.
+            await tx.run(ConsentCodeTry.delete().where(ConsentCodeTry.last_at < now - TRIES_KEPT))
             await tx.run(
                 RetentionRun.insert(
                     RetentionRun(

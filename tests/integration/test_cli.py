@@ -241,7 +241,7 @@ def test_retention_run_prints_a_summary_and_refuses_a_bad_date(tmp_path: Path) -
     assert would > 0  # 400 children born over 18 years: some are over 17 and a half
     first = signpost("retention", "run", "--today", "2026-11-25", env=env)
     assert first.returncode == 0, first.stderr
-    assert "every record (first run)" in first.stdout
+    assert "every record (the first run" in first.stdout
     assert f"invited {would} young people" in first.stdout
     again = signpost("retention", "run", "--today", "2026-11-25", env=env)
     assert "invited 0 young people" in again.stdout
@@ -252,3 +252,31 @@ def test_retention_run_prints_a_summary_and_refuses_a_bad_date(tmp_path: Path) -
     assert_one_clear_line(
         signpost("retention", "run", "--today", "25/11/2026", env=env), "--today must be a date"
     )
+
+
+def test_a_retention_run_leaves_a_run_still_going_to_finish(tmp_path: Path) -> None:
+    import fcntl
+
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    with (tmp_path / "retention.lock").open("a") as held:  # another run holds the lock
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        waiting = signpost("retention", "run", env=env)
+    assert waiting.returncode == 0, waiting.stderr
+    assert "Another retention run is still going" in waiting.stdout
+    with sqlite3.connect(tmp_path / "signpost.sqlite3") as database:
+        assert database.execute("SELECT COUNT(*) FROM retention_run").fetchone() == (0,)
+    after = signpost("retention", "run", env=env)
+    assert "Retention run for" in after.stdout
+    with sqlite3.connect(tmp_path / "signpost.sqlite3") as database:
+        assert database.execute("SELECT COUNT(*) FROM retention_run").fetchone() == (1,)
+
+
+def test_production_refuses_a_future_retention_day_unless_it_is_a_dry_run(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+    assert signpost("keys", "init", env=env).returncode == 0
+    assert signpost("migrate", env=env).returncode == 0
+    assert_one_clear_line(signpost("retention", "run", "--today", "2099-01-01", env=env), "before their time")
+    dry = signpost("retention", "run", "--today", "2099-01-01", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: nothing changed" in dry.stdout

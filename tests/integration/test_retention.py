@@ -279,12 +279,13 @@ async def test_a_run_killed_between_batches_leaves_records_whole_or_gone_and_the
 async def test_dry_run_reports_and_changes_nothing(engine: AnyEngine, keyring: Keyring) -> None:
     authority = await make_authority()
     child = await a_child(keyring, authority)
-    inviting = await a_child(keyring, authority, born=date(2009, 8, 1))
+    inviting = await a_child(keyring, authority, born=date(2009, 11, 1))  # invited from 1 May 2027
     await run(keyring, date(2027, 4, 1))
     before = await AuditEntry.count().run()
     invitations = await ConsentInvitation.count().run()
     dry = await run(keyring, date(2027, 5, 20), dry_run=True)
     assert dry.deleted[Reason.turned_18] == 1
+    assert dry.invited == 1
     assert await exists(child.id)
     assert await exists(inviting.id)
     assert await AuditEntry.count().run() == before
@@ -477,3 +478,56 @@ def test_uk_date_decides_the_birthday_not_utc() -> None:
     assert eighteenth_birthday(date(2008, 2, 29)) == date(2026, 3, 1)
     assert eighteenth_birthday(date(2010, 2, 28)) == date(2028, 2, 28)
     assert birthday(date(2008, 2, 29), 20) == date(2028, 2, 29)  # a leap year has the day
+
+
+async def test_a_young_person_who_consents_while_a_run_is_deciding_keeps_their_record(
+    engine: AnyEngine, keyring: Keyring
+) -> None:
+    """The delete checks again that the record is due: the run read it before the young person
+    consented on their birthday, and deletes nothing."""
+    authority = await make_authority()
+    child = await a_child(keyring, authority)
+    await run(keyring, date(2026, 11, 20))
+    read = retention._Row(child.id, authority, BORN, RetentionState.delete_at_18, None, indexed=True)
+    now = at(date(2027, 5, 20))
+    opened = await consent.open_with_code(
+        keyring, CodeKind.consent, await letter_code(keyring, child.id), BORN, now
+    )
+    await consent.keep(opened, date(2028, 1, 1), now)  # on the birthday itself, before the delete
+    gone, _ = await retention._commit(keyring, [(read, Reason.turned_18)], [], [], date(2027, 5, 20), now)
+    assert gone == set()
+    assert await exists(child.id)
+    assert await tombstones(child.id) == []
+
+
+async def test_sunday_sweeps_every_record_and_catches_one_the_months_would_miss(
+    engine: AnyEngine, keyring: Keyring
+) -> None:
+    authority = await make_authority()
+    await run(keyring, date(2026, 11, 23))  # a Monday
+    adult = await a_child(keyring, authority, born=date(2007, 1, 1))  # written already 18
+    weekday = await run(keyring, date(2026, 11, 24))
+    assert not weekday.full_scan
+    assert weekday.deleted_total == 0
+    assert await exists(adult.id)
+    sunday = await run(keyring, date(2026, 11, 29))
+    assert sunday.full_scan
+    assert sunday.deleted[Reason.turned_18] == 1
+    assert not await exists(adult.id)
+    assert not (await run(keyring, date(2026, 11, 29))).full_scan  # once a Sunday
+
+
+async def test_old_tries_at_codes_are_forgotten(engine: AnyEngine, keyring: Keyring) -> None:
+    authority = await make_authority()
+    await a_child(keyring, authority)
+    now = at(date(2026, 11, 20))
+    for _ in range(2):
+        with pytest.raises(consent.CodeRefusedError):
+            await consent.open_with_code(
+                keyring, CodeKind.consent, "ZZZZ-ZZZZ-" + "0000-" * 3 + "0000", BORN, now
+            )
+    assert await ConsentCodeTry.count().run() == 1
+    await run(keyring, date(2026, 12, 19))
+    assert await ConsentCodeTry.count().run() == 1  # 29 days: kept
+    await run(keyring, date(2026, 12, 21))
+    assert await ConsentCodeTry.count().run() == 0
