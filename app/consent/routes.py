@@ -93,7 +93,7 @@ async def _open(
             kind,
             status=400,
             values=values,
-            errors={} if refused.locked or refused.expired else {"code": message},
+            errors={} if refused.locked or refused.expired or refused.used else {"code": message},
             refused=refused,
         )
     return opened, given

@@ -56,12 +56,14 @@ _SUBJECT_KIND = {CodeKind.consent: "consent_invitation", CodeKind.withdrawal: "c
 
 class CodeRefusedError(Exception):
     """The code and date of birth open nothing. ``locked``: five wrong tries have locked the
-    code; ``expired``: the right code, but after it stopped working."""
+    code; ``expired``: the right code, but after it stopped working; ``used``: the right
+    consent code, already used to decide (it is one-time)."""
 
-    def __init__(self, *, locked: bool = False, expired: bool = False) -> None:
-        super().__init__("locked" if locked else "expired" if expired else "refused")
+    def __init__(self, *, locked: bool = False, expired: bool = False, used: bool = False) -> None:
+        super().__init__("locked" if locked else "expired" if expired else "used" if used else "refused")
         self.locked = locked
         self.expired = expired
+        self.used = used
 
 
 class DecisionError(Exception):
@@ -114,6 +116,7 @@ async def _find(kind: CodeKind, lookup: str) -> dict[str, Any] | None:
                 ConsentInvitation.child,
                 ConsentInvitation.code_hash,
                 ConsentInvitation.expires_on,
+                ConsentInvitation.answered_at,
             )
             .where(ConsentInvitation.lookup == lookup)
             .run()
@@ -173,15 +176,17 @@ async def open_with_code(
         citizen = Actor("citizen", authority_id=authority)
         subject = f"{_SUBJECT_KIND[kind]}:{found['id']}"
         expired = kind is CodeKind.consent and uk_date(now) > found["expires_on"]
+        used = kind is CodeKind.consent and found["answered_at"] is not None
+        refused = "expired" if expired else "used" if used else None
         entry = Entry(
-            "consent.code_failed" if expired else "consent.viewed",
+            "consent.code_failed" if refused else "consent.viewed",
             citizen,
             now,
-            child_id=None if expired else child["id"],
-            child_authority_id=None if expired else authority,
+            child_id=None if refused else child["id"],
+            child_authority_id=None if refused else authority,
             subjects=(subject,),
-            outcome="refused" if expired else "success",
-            detail={"code": "expired"} if expired else None,
+            outcome="refused" if refused else "success",
+            detail={"code": refused} if refused else None,
         )
 
         async def give_it_back(tx: Tx) -> None:
@@ -193,8 +198,8 @@ async def open_with_code(
             await audit.append(tx, [entry])
 
         await audit.write(give_it_back)
-        if expired:
-            raise CodeRefusedError(expired=True)
+        if refused:
+            raise CodeRefusedError(expired=expired, used=used)
         return Opened(
             kind=kind,
             row_id=found["id"],
@@ -241,6 +246,24 @@ def check_keep_until(opened: Opened, keep_until: date, today: date, *, shorter: 
     return None
 
 
+async def _spend(tx: Tx, opened: Opened, now: datetime, answer: str) -> bool:
+    """Use up the code that opened the record: the letter's consent code is one-time, and a
+    receipt's withdrawal code ends with its consent. False if it was used meanwhile."""
+    if opened.kind is CodeKind.consent:
+        spent = await tx.run(
+            ConsentInvitation.update({ConsentInvitation.answered_at: now, ConsentInvitation.answer: answer})
+            .where((ConsentInvitation.id == opened.row_id) & ConsentInvitation.answered_at.is_null())
+            .returning(ConsentInvitation.id)
+        )
+    else:
+        spent = await tx.run(
+            ConsentReceipt.select(ConsentReceipt.id).where(
+                (ConsentReceipt.id == opened.row_id) & ConsentReceipt.ended_at.is_null()
+            )
+        )
+    return bool(spent)
+
+
 def _still(opened: Opened) -> Any:
     """The record is as the young person saw it when they chose (no decision made meanwhile)."""
     return (
@@ -276,6 +299,8 @@ async def keep(opened: Opened, keep_until: date, now: datetime) -> Receipt:
     row, code = await _receipt_row(opened.child_id, keep_until, now)
 
     async def unit(tx: Tx) -> bool:
+        if not await _spend(tx, opened, now, "keep"):
+            return False
         changed = await tx.run(
             Child.update(
                 {
@@ -295,11 +320,6 @@ async def keep(opened: Opened, keep_until: date, now: datetime) -> Receipt:
             ).where((ConsentReceipt.child == opened.child_id) & ConsentReceipt.ended_at.is_null())
         )
         await tx.run(ConsentReceipt.insert(ConsentReceipt(**row)))
-        await tx.run(
-            ConsentInvitation.update(
-                {ConsentInvitation.answered_at: now, ConsentInvitation.answer: "keep"}
-            ).where(ConsentInvitation.child == opened.child_id)
-        )
         await audit.append(
             tx,
             [
@@ -327,10 +347,12 @@ def _delete_values(opened: Opened, today: date) -> dict[Any, Any]:
     return {Child.retention_state: RetentionState.consent_withdrawn.value, Child.keep_until: today}
 
 
-async def _end(opened: Opened, now: datetime, action: str, answer: str | None) -> None:
+async def _end(opened: Opened, now: datetime, action: str) -> None:
     today = uk_date(now)
 
     async def unit(tx: Tx) -> bool:
+        if not await _spend(tx, opened, now, "delete_at_18"):
+            return False
         changed = await tx.run(
             Child.update({**_delete_values(opened, today), Child.updated_at: now})
             .where(_still(opened))
@@ -343,12 +365,6 @@ async def _end(opened: Opened, now: datetime, action: str, answer: str | None) -
                 {ConsentReceipt.ended_at: now, ConsentReceipt.end_reason: "withdrawn"}
             ).where((ConsentReceipt.child == opened.child_id) & ConsentReceipt.ended_at.is_null())
         )
-        if answer is not None:
-            await tx.run(
-                ConsentInvitation.update(
-                    {ConsentInvitation.answered_at: now, ConsentInvitation.answer: answer}
-                ).where(ConsentInvitation.child == opened.child_id)
-            )
         await audit.append(
             tx,
             [
@@ -370,12 +386,12 @@ async def _end(opened: Opened, now: datetime, action: str, answer: str | None) -
 
 async def delete_at_18(opened: Opened, now: datetime) -> None:
     """The invitation answered "delete my record at 18" (ending any consent given before)."""
-    await _end(opened, now, "consent.refused", "delete_at_18")
+    await _end(opened, now, "consent.refused")
 
 
 async def withdraw(opened: Opened, now: datetime) -> None:
     """Consent withdrawn with the receipt's code."""
-    await _end(opened, now, "consent.withdrawn", None)
+    await _end(opened, now, "consent.withdrawn")
 
 
 async def shorten(opened: Opened, keep_until: date, now: datetime) -> None:
@@ -385,6 +401,8 @@ async def shorten(opened: Opened, keep_until: date, now: datetime) -> None:
         raise DecisionError(problem)
 
     async def unit(tx: Tx) -> bool:
+        if not await _spend(tx, opened, now, "keep"):  # the receipt still stands
+            return False
         changed = await tx.run(
             Child.update({Child.keep_until: keep_until, Child.updated_at: now})
             .where(_still(opened))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,8 +35,27 @@ def checked(page: Page) -> list[bool]:
     return [page.locator(".govuk-radios__input").nth(i).is_checked() for i in range(2)]
 
 
-def decide(page: Page, code: str, born: date, choice: str, keep_until: date | None, tab: Tab | None) -> int:
-    """From the start page to the answer; the number of steps (form submissions) it took."""
+def answers(live_env: dict[str, str]) -> int:
+    """How many young people's answers have counted, read from the live service's database."""
+    with sqlite3.connect(Path(live_env["SIGNPOST_DATA_DIR"]) / "signpost.sqlite3") as database:
+        row = database.execute(
+            "SELECT COUNT(*) FROM consent_invitation WHERE answered_at IS NOT NULL"
+        ).fetchone()
+    return int(row[0])
+
+
+def decide(
+    page: Page,
+    live_env: dict[str, str],
+    code: str,
+    born: date,
+    choice: str,
+    keep_until: date | None,
+    tab: Tab | None,
+) -> int:
+    """From the start page to the answer: the number of form submissions before the answer
+    counted (checked in the database after each one)."""
+    before = answers(live_env)
     steps = 0
     page.goto("/your-record")
     if tab:
@@ -45,6 +65,7 @@ def decide(page: Page, code: str, born: date, choice: str, keep_until: date | No
     page.get_by_role("button", name="Continue").click()
     steps += 1
     expect(page.get_by_role("heading", name="Your Signpost record")).to_be_visible()
+    assert answers(live_env) == before
     assert checked(page) == [False, False]  # neither choice pre-selected
     if tab:
         assert_accessible(tab)
@@ -54,10 +75,13 @@ def decide(page: Page, code: str, born: date, choice: str, keep_until: date | No
     page.get_by_role("button", name="Continue").click()
     steps += 1
     expect(page.get_by_role("heading", name="Check your choice")).to_be_visible()
+    assert answers(live_env) == before
     if tab:
         assert_accessible(tab)
     page.get_by_role("button", name="Confirm my choice").click()
     steps += 1
+    expect(page.get_by_role("heading", name=re.compile("We will"))).to_be_visible()
+    assert answers(live_env) == before + 1  # this step, and no earlier one, counted
     return steps
 
 
@@ -113,7 +137,13 @@ def test_young_people_decide_keep_and_delete_in_the_same_steps_and_change_their_
     keira_page.on("console", lambda message: keira.console.append(message.text))
     keep_until = add_months(eighteenth_birthday(keeper_born), 24)
     keep_steps = decide(
-        keira_page, codes["Keira"], keeper_born, "Keep my record until a date I choose", keep_until, keira
+        keira_page,
+        live_env,
+        codes["Keira"],
+        keeper_born,
+        "Keep my record until a date I choose",
+        keep_until,
+        keira,
     )
     expect(
         keira_page.get_by_role("heading", name=re.compile("We will keep your record until"))
@@ -130,7 +160,7 @@ def test_young_people_decide_keep_and_delete_in_the_same_steps_and_change_their_
     plain = chromium.new_context(base_url=live_server, java_script_enabled=False)
     dara_page = plain.new_page()
     delete_steps = decide(
-        dara_page, codes["Dara"], leaver_born, "Delete my record when I turn 18", None, None
+        dara_page, live_env, codes["Dara"], leaver_born, "Delete my record when I turn 18", None, None
     )
     eighteenth = eighteenth_birthday(leaver_born)
     expect(

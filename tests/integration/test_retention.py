@@ -99,6 +99,10 @@ async def test_invited_at_17_and_a_half_consents_kept_past_18_and_deleted_on_the
     assert opened.state == RetentionState.delete_at_18
     receipt = await consent.keep(opened, date(2030, 1, 1), at(date(2026, 12, 1)))
     assert len(receipt.withdrawal_code.replace("-", "")) == 24
+    with pytest.raises(consent.CodeRefusedError) as used:  # the letter's code is one-time
+        await consent.open_with_code(keyring, CodeKind.consent, code, BORN, at(date(2026, 12, 2)))
+    assert used.value.used
+    assert not used.value.locked
 
     for day in (date(2027, 5, 20), date(2029, 12, 31)):
         summary = await run(keyring, day)

@@ -69,6 +69,16 @@ def radios(html: str) -> dict[str, bool]:
     return {re.search(r'value="(\w+)"', r).group(1): "checked" in r for r in found}  # type: ignore[union-attr]
 
 
+async def decided(child_id: int) -> bool:
+    """Whether the young person's answer has counted."""
+    rows = (
+        await ConsentInvitation.select(ConsentInvitation.answered_at)
+        .where(ConsentInvitation.child == child_id)
+        .run()
+    )
+    return rows[0]["answered_at"] is not None
+
+
 async def state_of(child_id: int) -> dict[str, Any]:
     rows = await Child.select(Child.retention_state, Child.keep_until).where(Child.id == child_id).run()
     return dict(rows[0])
@@ -89,6 +99,7 @@ async def test_keeping_takes_three_steps_repeats_the_choice_and_issues_a_receipt
     assert "20 May 2034" in opened.text  # the 25th: the latest date
     assert radios(opened.text) == {"keep": False, "delete": False}  # nothing pre-selected
     assert opened.headers["cache-control"] == "no-store"
+    assert not await decided(child.id)
 
     chosen = await step(
         web,
@@ -99,6 +110,7 @@ async def test_keeping_takes_three_steps_repeats_the_choice_and_issues_a_receipt
     assert chosen.status_code == 200
     assert "You want us to keep your record until 1 January 2030." in chosen.text
     assert (await state_of(child.id))["retention_state"] == "delete_at_18"  # not until confirmed
+    assert not await decided(child.id)
 
     done = await step(
         web,
@@ -108,6 +120,7 @@ async def test_keeping_takes_three_steps_repeats_the_choice_and_issues_a_receipt
     )
     assert done.status_code == 200
     assert "Your withdrawal code" in done.text
+    assert await decided(child.id)  # the third step is the one that counts
     assert await state_of(child.id) == {
         "retention_state": "kept_with_consent",
         "keep_until": date(2030, 1, 1),
@@ -157,15 +170,22 @@ async def test_deleting_takes_the_same_three_steps(web: CheckedClient, keyring: 
     steps: list[str] = []
     opened = await step(web, "/your-record", {"code": code, **dob()}, steps)
     assert opened.status_code == 200
+    assert not await decided(child.id)
     chosen = await step(web, "/your-record/choose", {"code": code, **dob(), "choice": "delete"}, steps)
     assert "You want us to delete your record on your 18th birthday, 20 May 2027." in chosen.text
+    assert not await decided(child.id)
     done = await step(
         web, "/your-record/confirm", {"code": code, **dob(), "choice": "delete", "action": "confirm"}, steps
     )
     assert done.status_code == 200
     assert "We will delete your record on 20 May 2027" in done.text
+    assert await decided(child.id)  # the third step is the one that counts, as for keeping
     assert steps == ["/your-record", "/your-record/choose", "/your-record/confirm"]
     assert await state_of(child.id) == {"retention_state": "delete_at_18", "keep_until": None}
+    again = await web.post("/your-record", data={**token(web), "code": code, **dob()})
+    assert again.status_code == 400
+    assert "This code has already been used" in again.text
+    assert "Zoë" not in again.text
     answer = (
         await ConsentInvitation.select(ConsentInvitation.answer)
         .where(ConsentInvitation.child == child.id)
@@ -218,6 +238,10 @@ async def test_withdrawing_takes_no_more_steps_than_consenting(web: CheckedClien
     await step(web, "/your-record/change", {"code": w, **dob()}, steps)
     chosen = await step(web, "/your-record/change/choose", {"code": w, **dob(), "choice": "withdraw"}, steps)
     assert "You want us to delete your record on your 18th birthday" in chosen.text
+    active = ConsentReceipt.count().where(
+        (ConsentReceipt.child == child.id) & ConsentReceipt.ended_at.is_null()
+    )
+    assert await active.run() == 1  # not withdrawn until confirmed
     gone = await step(
         web,
         "/your-record/change/confirm",
@@ -226,6 +250,12 @@ async def test_withdrawing_takes_no_more_steps_than_consenting(web: CheckedClien
     )
     assert gone.status_code == 200
     assert steps == ["/your-record/change", "/your-record/change/choose", "/your-record/change/confirm"]
+    assert (
+        await ConsentReceipt.count()
+        .where((ConsentReceipt.child == child.id) & ConsentReceipt.ended_at.is_null())
+        .run()
+        == 0
+    )
     assert await state_of(child.id) == {"retention_state": "delete_at_18", "keep_until": None}
     spent = await web.post("/your-record/change", data={**token(web), "code": w, **dob()})
     assert spent.status_code == 400  # the receipt's code ended with the consent
