@@ -30,6 +30,7 @@ LOOKUP_SYMBOLS = 8
 SECRET_SYMBOLS = 16  # 80 bits
 CODE_SYMBOLS = LOOKUP_SYMBOLS + SECRET_SYMBOLS
 MAX_WRONG_TRIES = 5
+CODE_GRACE_DAYS = 30  # a consent code works until 30 days after the 18th birthday
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
 HASHER = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)  # argon2id, 8 MiB
 

@@ -8,20 +8,22 @@ as an argon2id hash.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from app.audit import service as audit
 from app.audit.service import Actor, Entry
-from app.consent.codes import hash_code, new_code
-from app.consent.dates import eighteenth_birthday, latest_keep_until
+from app.consent.codes import CODE_GRACE_DAYS, hash_code, new_code
+from app.consent.dates import eighteenth_birthday, latest_keep_until, uk_date
 from app.consent.tables import ConsentInvitation
 from app.crypto.keyring import Keyring
 from app.database import Tx
 from app.identity.service import PractitionerView
+from app.records.codes import SENSITIVE_SERVICES
 from app.records.schemas import Address
-from app.records.service import load_child
+from app.records.service import RecordNotFoundError, load_child
 from app.records.tables import Child
 
 BATCH = 100  # letters on one printed page
@@ -30,6 +32,7 @@ BATCH = 100  # letters on one printed page
 @dataclass(frozen=True, slots=True)
 class Letter:
     invitation_id: int
+    lookup: str  # which code the letter carries: marking it sent erases that code only
     given_name: str
     family_name: str
     address: Address | None
@@ -56,6 +59,7 @@ async def printable(keyring: Keyring, user: PractitionerView, now: datetime) -> 
         await ConsentInvitation.select(
             ConsentInvitation.id,
             ConsentInvitation.child,
+            ConsentInvitation.lookup,
             ConsentInvitation.letter_code,
             ConsentInvitation.expires_on,
         )
@@ -65,12 +69,18 @@ async def printable(keyring: Keyring, user: PractitionerView, now: datetime) -> 
         .run()
     )
     letters = []
+    shown = []
     for row in rows:
-        record = await load_child(keyring, row["child"])
+        try:
+            record = await load_child(keyring, row["child"])
+        except RecordNotFoundError:  # deleted by a retention run meanwhile
+            continue
+        shown.append(row)
         details = record.details
         letters.append(
             Letter(
                 invitation_id=row["id"],
+                lookup=row["lookup"],
                 given_name=details.given_name,
                 family_name=details.family_name,
                 address=details.address,
@@ -78,7 +88,13 @@ async def printable(keyring: Keyring, user: PractitionerView, now: datetime) -> 
                 eighteenth=eighteenth_birthday(details.date_of_birth),
                 latest=latest_keep_until(details.date_of_birth),
                 expires_on=row["expires_on"],
-                services=tuple(i.service_name for i in details.involvements if i.end_date is None),
+                # A letter may be opened by someone else at home: it never names a sexual
+                # health, mental health or substance misuse service.
+                services=tuple(
+                    i.service_name
+                    for i in details.involvements
+                    if i.end_date is None and i.service_type not in SENSITIVE_SERVICES
+                ),
             )
         )
     actor = Actor.of(user)
@@ -92,32 +108,55 @@ async def printable(keyring: Keyring, user: PractitionerView, now: datetime) -> 
                 child_authority_id=user.local_authority_id,
                 subjects=(f"consent_invitation:{row['id']}",),
             )
-            for row in rows
+            for row in shown
         )
     return letters
 
 
-async def mark_sent(user: PractitionerView, invitation_ids: list[int], now: datetime) -> int:
-    """Mark letters of the user's authority sent, erasing their codes; how many."""
-    if not invitation_ids:
+_PRINTED = re.compile(r"^(\d{1,19}):([0-9A-Z]{8})$")
+
+
+def parse_printed(text: str) -> list[tuple[int, str]]:
+    """The letters a printed page carried: ``invitation ID:lookup`` pairs, comma-separated.
+    Anything else is ignored (the form is the service's own)."""
+    pairs = []
+    for item in text.split(",")[:BATCH]:
+        match = _PRINTED.match(item.strip())
+        if match and int(match.group(1)) < 2**63:
+            pairs.append((int(match.group(1)), match.group(2)))
+    return pairs
+
+
+async def mark_sent(user: PractitionerView, printed: list[tuple[int, str]], now: datetime) -> int:
+    """Mark letters of the user's authority sent, erasing their codes; how many. A letter is
+    marked only if it still carries the code that was printed (a new letter made meanwhile
+    stays waiting)."""
+    if not printed:
         return 0
+    lookups = dict(printed)
     children = {
         r["id"]: r["child"]
         for r in await ConsentInvitation.select(ConsentInvitation.id, ConsentInvitation.child)
-        .where(ConsentInvitation.id.is_in(invitation_ids) & _unsent(user.local_authority_id))
+        .where(ConsentInvitation.id.is_in(list(lookups)) & _unsent(user.local_authority_id))
         .run()
     }
     if not children:
         return 0
 
     async def unit(tx: Tx) -> int:
-        sent = await tx.run(
-            ConsentInvitation.update(
-                {ConsentInvitation.letter_code: None, ConsentInvitation.letter_sent_at: now}
+        sent: list[dict[str, Any]] = []
+        for invitation_id in children:
+            sent += await tx.run(
+                ConsentInvitation.update(
+                    {ConsentInvitation.letter_code: None, ConsentInvitation.letter_sent_at: now}
+                )
+                .where(
+                    (ConsentInvitation.id == invitation_id)
+                    & (ConsentInvitation.lookup == lookups[invitation_id])
+                    & ConsentInvitation.letter_code.is_not_null()
+                )
+                .returning(ConsentInvitation.id)
             )
-            .where(ConsentInvitation.id.is_in(list(children)) & ConsentInvitation.letter_code.is_not_null())
-            .returning(ConsentInvitation.id)
-        )
         await audit.append(
             tx,
             [
@@ -142,8 +181,11 @@ class ReissueError(Exception):
 
 
 async def reissue(keyring: Keyring, user: PractitionerView, signpost_id: str, now: datetime) -> None:
-    """A new consent code and letter for a young person of the user's authority (a lost letter,
-    or a code locked by wrong tries): the old code stops working at once."""
+    """A new consent code and letter for a young person of the user's authority: a lost letter,
+    a code locked by wrong tries, a change of mind after answering, or a lost withdrawal code
+    (the new code opens the record to decide again, which ends or replaces any consent). The old
+    code stops working at once; the new one works until 30 days after the 18th birthday, and
+    for at least 30 days from today."""
     rows = (
         await ConsentInvitation.select(ConsentInvitation.id, ConsentInvitation.child)
         .where(
@@ -155,6 +197,11 @@ async def reissue(keyring: Keyring, user: PractitionerView, signpost_id: str, no
     if not rows:
         raise ReissueError("No young person of your authority with that Signpost ID has been invited yet")
     invitation_id, child_id = rows[0]["id"], rows[0]["child"]
+    born_rows = await Child.select(Child.date_of_birth).where(Child.id == child_id).run()
+    born = date.fromisoformat(
+        keyring.decrypt("child.date_of_birth", child_id, bytes(born_rows[0]["date_of_birth"]))
+    )
+    expires_on = max(eighteenth_birthday(born), uk_date(now)) + timedelta(days=CODE_GRACE_DAYS)
     code = new_code()
     code_hash = await hash_code(code.code)
     version = keyring.active_version
@@ -168,6 +215,9 @@ async def reissue(keyring: Keyring, user: PractitionerView, signpost_id: str, no
                     ConsentInvitation.code_hash: code_hash,
                     ConsentInvitation.letter_code: sealed,
                     ConsentInvitation.letter_sent_at: None,
+                    ConsentInvitation.answered_at: None,
+                    ConsentInvitation.answer: None,
+                    ConsentInvitation.expires_on: expires_on,
                     ConsentInvitation.key_version: version,
                 }
             ).where(ConsentInvitation.id == invitation_id)

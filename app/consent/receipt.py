@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.records.tables import LocalAuthority
+from app.records.codes import ServiceType
+from app.records.tables import Involvement, LocalAuthority
 
 COLLECTION_METHOD = (
     "Signpost's young person's page (/your-record), opened with the one-time code from the invitation "
@@ -37,6 +38,19 @@ WITHDRAWAL = (
 )
 
 
+#: Services whose mere involvement is special-category or criminal-offence data, and the
+#: category each reveals (UK GDPR Art. 9 and 10).
+SPECIAL_CATEGORIES: dict[ServiceType, str] = {
+    ServiceType.gp: "Health",
+    ServiceType.health_visiting: "Health",
+    ServiceType.school_nursing: "Health",
+    ServiceType.mental_health: "Health",
+    ServiceType.sexual_health: "Health and sex life",
+    ServiceType.substance_misuse: "Health",
+    ServiceType.youth_justice: "Criminal offence data",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ReceiptView:
     receipt_id: str
@@ -47,13 +61,19 @@ class ReceiptView:
     telephone: str
     email: str
     withdrawal_code: str | None  # shown only when the young person has it to hand
+    special: tuple[str, ...] = ()  # special categories the record reveals, from its services
 
 
 async def view(
     row: dict[str, Any], signpost_id: str, authority_id: int, withdrawal_code: str | None
 ) -> ReceiptView:
     authority = (await LocalAuthority.select().where(LocalAuthority.id == authority_id).run())[0]
+    services = (
+        await Involvement.select(Involvement.service_type).where(Involvement.child == row["child"]).run()
+    )
+    types = {ServiceType(s["service_type"]) for s in services}
     return ReceiptView(
+        special=tuple(sorted({SPECIAL_CATEGORIES[t] for t in types if t in SPECIAL_CATEGORIES})),
         receipt_id=row["receipt_id"],
         given_at=row["given_at"],
         keep_until=row["keep_until"],
@@ -110,8 +130,8 @@ def document(receipt: ReceiptView, origin: str) -> dict[str, Any]:
                 ],
             }
         ],
-        "sensitive": False,
-        "spiCat": [],
+        "sensitive": bool(receipt.special),
+        "spiCat": list(receipt.special),
         "withdrawal": {
             "method": WITHDRAWAL,
             "url": f"{origin}/your-record/change",

@@ -46,7 +46,7 @@ from piccolo.columns.combination import Where
 
 from app.audit import service as audit
 from app.audit.service import Actor, Entry
-from app.consent.codes import hash_code, new_code
+from app.consent.codes import CODE_GRACE_DAYS, hash_code, new_code
 from app.consent.dates import eighteenth_birthday, invitation_day, month_key
 from app.consent.tables import ConsentCodeTry, ConsentInvitation, RetentionRun
 from app.crypto.keyring import Keyring
@@ -64,7 +64,6 @@ from app.subject_access.tables import SubjectAccessRequest
 SWEEP_WEEKDAY = 7  # Sunday
 TRIES_KEPT = timedelta(days=30)
 BATCH_SIZE = 500  # two audit rows each at most: well inside SQLite's bound-parameter limit
-CODE_GRACE_DAYS = 30  # a consent code works until 30 days after the 18th birthday
 SYSTEM = Actor("system")
 
 

@@ -31,6 +31,7 @@ from app.identity.service import PractitionerView, Role
 from app.identity.sessions import signed_in_with_role
 from app.records.codes import GENDER_LABELS, RELATIONSHIP_LABELS, SERVICE_TYPE_LABELS
 from app.records.ids import parse_signpost_id
+from app.records.service import RecordNotFoundError
 from app.records.tables import LocalAuthority
 from app.subject_access import service as sar_service
 
@@ -54,6 +55,13 @@ def _start_page(
         START[kind],
         status_code=status,
         context={"values": values or {}, "errors": errors or {}, "refused": refused},
+    )
+
+
+def _gone(kind: CodeKind) -> Template:
+    """The code was right, but the record has just been deleted (a retention run)."""
+    return _start_page(
+        kind, status=404, errors={"code": "There is no longer a Signpost record for this code."}
     )
 
 
@@ -118,7 +126,10 @@ async def _record_page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
 ) -> Template:
-    record = await service.record_of(state.keyring, opened)
+    try:
+        record = await service.record_of(state.keyring, opened)
+    except RecordNotFoundError:
+        return _gone(opened.kind)
     today = uk_date(state.clock())
     return Template(
         "consent/record.html" if opened.kind is CodeKind.consent else "consent/change.html",
@@ -191,8 +202,10 @@ async def _confirm(
         if choice is Choice.keep and until is not None:
             issued = await service.keep(found, until, now)
             row = await service.receipt_row(issued.receipt_id)
-            record = await service.record_of(state.keyring, found)
-            shown = await receipt.view(row, record.signpost_id, found.authority_id, issued.withdrawal_code)
+            signpost_id = await service.signpost_id_of(found)
+            if row is None or signpost_id is None:
+                return _gone(kind)
+            shown = await receipt.view(row, signpost_id, found.authority_id, issued.withdrawal_code)
             return Template(
                 "consent/receipt.html",
                 context={
@@ -288,10 +301,10 @@ async def receipt_document(
         return opened
     found, given = opened
     row = await service.receipt_of(found)
-    record = await service.record_of(state.keyring, found)
-    if row is None:
-        return _start_page(CodeKind.withdrawal, status=404)
-    shown = await receipt.view(row, record.signpost_id, found.authority_id, given.code)
+    signpost_id = await service.signpost_id_of(found)
+    if row is None or signpost_id is None:
+        return _gone(CodeKind.withdrawal)
+    shown = await receipt.view(row, signpost_id, found.authority_id, given.code)
     return Response(
         msgspec.json.encode(receipt.document(shown, state.settings.origin)),
         media_type="application/json",
@@ -305,6 +318,9 @@ async def receipt_document(
 # The authority's letters
 
 TEAM = {"roles": (Role.la_admin,)}
+# Showing codes, or making one, needs a key touch within the last five minutes (docs/security.md).
+PRINT = {"roles": (Role.la_admin,), "step_up": True, "step_up_return": "/consent/letters/print"}
+REISSUE = {"roles": (Role.la_admin,), "step_up": True, "step_up_return": "/consent/letters"}
 
 
 def _team(request: Request[Any, Any, Any]) -> PractitionerView:
@@ -337,7 +353,7 @@ async def letters_page(request: Request[Any, Any, Any]) -> Template:
     return await _letters_page(_team(request), reissued=request.query_params.get("reissued") == "1")
 
 
-@post("/consent/letters/reissue", guards=[signed_in_with_role], opt=TEAM)
+@post("/consent/letters/reissue", guards=[signed_in_with_role], opt=REISSUE)
 async def reissue_letter(
     request: Request[Any, Any, Any], state: State, data: FormData
 ) -> Template | Redirect:
@@ -358,7 +374,7 @@ async def reissue_letter(
     return Redirect("/consent/letters?reissued=1", status_code=303)
 
 
-@get("/consent/letters/print", guards=[signed_in_with_role], opt=TEAM)
+@get("/consent/letters/print", guards=[signed_in_with_role], opt=PRINT)
 async def print_letters(request: Request[Any, Any, Any], state: State) -> Template:
     user = _team(request)
     batch = await letters.printable(state.keyring, user, state.clock())
@@ -368,6 +384,7 @@ async def print_letters(request: Request[Any, Any, Any], state: State) -> Templa
             "letters": batch,
             "authority": await _authority(user.local_authority_id),
             "origin": state.settings.origin,
+            "today": uk_date(state.clock()),
         },
     )
 
@@ -375,8 +392,8 @@ async def print_letters(request: Request[Any, Any, Any], state: State) -> Templa
 @post("/consent/letters/sent", guards=[signed_in_with_role], opt=TEAM)
 async def letters_sent(request: Request[Any, Any, Any], state: State, data: FormData) -> Redirect:
     user = _team(request)
-    ids = [int(v) for v in data.get("letters", "").split(",") if v.strip().isdecimal()][: letters.BATCH]
-    await letters.mark_sent(user, ids, state.clock())
+    printed = letters.parse_printed(data.get("letters", ""))
+    await letters.mark_sent(user, printed, state.clock())
     return Redirect("/consent/letters", status_code=303)
 
 

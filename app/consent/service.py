@@ -440,8 +440,14 @@ async def receipt_of(opened: Opened) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-async def receipt_row(receipt_id: str) -> dict[str, Any]:
-    return dict((await ConsentReceipt.select().where(ConsentReceipt.receipt_id == receipt_id).run())[0])
+async def receipt_row(receipt_id: str) -> dict[str, Any] | None:
+    rows = await ConsentReceipt.select().where(ConsentReceipt.receipt_id == receipt_id).run()
+    return dict(rows[0]) if rows else None
+
+
+async def signpost_id_of(opened: Opened) -> str | None:
+    rows = await Child.select(Child.signpost_id).where(Child.id == opened.child_id).run()
+    return str(rows[0]["signpost_id"]) if rows else None
 
 
 async def record_of(keyring: Keyring, opened: Opened) -> Any:

@@ -32,9 +32,9 @@ from app.records.tables import Carer, Child, FormerName, Involvement
 NAME_DOB = BlindIndex("name_dob", 20)
 GIVEN_DOB = BlindIndex("given_dob", 20)
 #: The month a child turns 18 (``YYYY-MM``), kept to 6 bits on purpose: each of the 64 values
-#: mixes three or four birth months, so the column groups children only coarsely, and the
-#: retention engine decrypts one bucket's dates of birth (about 190,000 at 12 million) to find
-#: who turns 18 this month; docs/encryption.md.
+#: mixes three or four birth months, so the column groups children only coarsely. The
+#: retention engine decrypts the dates of birth of the buckets of the months it needs (about
+#: 190,000 a bucket at 12 million, seven or eight buckets a run); docs/consent.md.
 TURNS_18 = BlindIndex("turns_18", 6)
 
 

@@ -146,6 +146,8 @@ async def test_keeping_takes_three_steps_repeats_the_choice_and_issues_a_receipt
     assert purpose["consentType"] == "EXPLICIT"
     assert purpose["terminationDate"] == "2030-01-01"
     assert purpose["thirdPartyDisclosure"] is True
+    assert receipt["sensitive"] is True  # a mental health service is working with the child
+    assert receipt["spiCat"] == ["Health"]
     assert receipt["withdrawal"]["code"] == withdrawal.group(1)
     assert receipt["withdrawal"]["url"] == f"{ORIGIN}/your-record/change"
     for field in (
@@ -364,6 +366,7 @@ async def test_the_letters_queue_prints_each_letter_once_for_its_own_authority(
     assert "Zoë" in printed.text
     assert "20 May 2027" in printed.text
     assert 'class="signpost-letter"' in printed.text
+    assert "Mental Health" not in printed.text  # a letter never names a sensitive service
     assert printed.headers["cache-control"] == "no-store"
     audited = (
         await AuditEntry.select(AuditEntry.actor_id)
@@ -371,8 +374,12 @@ async def test_the_letters_queue_prints_each_letter_once_for_its_own_authority(
         .run()
     )
     assert audited == [{"actor_id": team.id}]
-    ids = re.search(r'name="letters" value="([\d,]+)"', printed.text)
+    ids = re.search(r'name="letters" value="([\d:0-9A-Z,]+)"', printed.text)
     assert ids is not None
+    for hostile in ("9" * 5000, f"{2**64}:ABCDEFGH", "1:abc,,x", ids.group(1).split(":")[0] + ":ZZZZZZZZ"):
+        ignored = await web.post("/consent/letters/sent", data={**token(web), "letters": hostile})
+        assert ignored.status_code == 200  # back to the letters page, nothing marked
+    assert (await ConsentInvitation.select(ConsentInvitation.letter_code).run())[0]["letter_code"] is not None
     sent = await web.post(
         "/consent/letters/sent", data={**token(web), "letters": ids.group(1)}, follow_redirects=False
     )
@@ -396,8 +403,10 @@ async def test_another_authoritys_team_and_other_roles_see_no_letters(
     assert "No letters are waiting" in (await web.get("/consent/letters")).text
     printed = await web.get("/consent/letters/print")
     assert code not in printed.text
-    invitation = (await ConsentInvitation.select(ConsentInvitation.id).run())[0]["id"]
-    await web.post("/consent/letters/sent", data={**token(web), "letters": str(invitation)})
+    invitation = (await ConsentInvitation.select(ConsentInvitation.id, ConsentInvitation.lookup).run())[0]
+    await web.post(
+        "/consent/letters/sent", data={**token(web), "letters": f"{invitation['id']}:{invitation['lookup']}"}
+    )
     assert (await ConsentInvitation.select(ConsentInvitation.letter_code).run())[0]["letter_code"] is not None
     await web.post("/logout", data=token(web))
     await signed_in_as(web, keyring, clock.now, ORIGIN, Role.practitioner, "ada@riverside.example.org")
@@ -438,14 +447,30 @@ async def test_a_new_letter_replaces_a_locked_code(
     assert new_code is not None
     assert new_code.group(1) != code
     assert (await web.post("/your-record", data={**token(web), "code": code, **dob()})).status_code == 400
-    opened = await web.post("/your-record", data={**token(web), "code": new_code.group(1), **dob()})
+    second = new_code.group(1)
+    opened = await web.post("/your-record", data={**token(web), "code": second, **dob()})
     assert opened.status_code == 200
     assert "Your Signpost record" in opened.text
+    # The young person decides; a third letter (say, they changed their mind) reopens the choice,
+    # and the second code, which was never locked, stops working.
+    decided = {"code": second, **dob(), "choice": "delete", "action": "confirm"}
+    assert (await web.post("/your-record/confirm", data={**token(web), **decided})).status_code == 200
+    await web.post("/consent/letters/reissue", data={**token(web), "signpost_id": child.signpost_id})
+    third = re.search(
+        r"<strong>([0-9A-Z]{4}(?:-[0-9A-Z]{4}){5})</strong>", (await web.get("/consent/letters/print")).text
+    )
+    assert third is not None
+    stale = await web.post("/your-record", data={**token(web), "code": second, **dob()})
+    assert stale.status_code == 400
+    assert "is not right" in stale.text
+    assert (
+        await web.post("/your-record", data={**token(web), "code": third.group(1), **dob()})
+    ).status_code == 200
     assert (
         await AuditEntry.count()
         .where((AuditEntry.action == "consent.reissued") & (AuditEntry.child_id == child.id))
         .run()
-        == 1
+        == 2
     )
 
 
@@ -461,3 +486,19 @@ async def test_a_new_letter_only_for_the_teams_own_authority(
     assert refused.status_code == 404
     assert "No young person of your authority" in refused.text
     assert (await web.post("/your-record", data={**token(web), "code": code, **dob()})).status_code == 200
+
+
+async def test_letters_show_codes_only_after_a_recent_key_touch(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    team, _ = await signed_in_as(
+        web, keyring, clock.now, ORIGIN, Role.la_admin, "team@northshire.example.org"
+    )
+    _, code = await invited(web, keyring, team.authority_id)
+    clock.advance(minutes=6)
+    page = await web.get("/consent/letters")
+    assert page.status_code == 200  # the count needs no key touch
+    printed = await web.get("/consent/letters/print", follow_redirects=False)
+    assert printed.status_code in (302, 303)
+    assert printed.headers["location"].startswith("/step-up")
+    assert code not in printed.text
