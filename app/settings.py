@@ -86,7 +86,7 @@ class Settings:
     disclosure_urgent_decision_hours: int = 4
     disclosure_requests_per_day: int = 10
     consent_invite_months: int = 6
-    consent_tries_per_hour: int = 20
+    consent_tries_per_hour: int = 60
 
     @property
     def production(self) -> bool:
@@ -293,7 +293,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     urgent_hours = _whole_number(env, "SIGNPOST_DISCLOSURE_URGENT_DECISION_HOURS", 4, 1, 72, problems)
     disclosure_requests = _whole_number(env, "SIGNPOST_DISCLOSURE_REQUESTS_PER_DAY", 10, 1, 1000, problems)
     invite_months = _whole_number(env, "SIGNPOST_CONSENT_INVITE_MONTHS", 6, 1, 12, problems)
-    consent_tries = _whole_number(env, "SIGNPOST_CONSENT_TRIES_PER_HOUR", 20, 1, 10_000, problems)
+    consent_tries = _whole_number(env, "SIGNPOST_CONSENT_TRIES_PER_HOUR", 60, 1, 10_000, problems)
     audit_log_name = _text(env, "SIGNPOST_AUDIT_LOG_NAME", f"{rp_id}/signpost-audit", problems)
     if not _LOG_NAME.match(audit_log_name):
         problems.append("SIGNPOST_AUDIT_LOG_NAME must be a host name and path, e.g. signpost.example/audit")
