@@ -193,11 +193,15 @@ async def last_run_on(today: date) -> date | None:
 
 
 def _wheres(keyring: Keyring, today: date, since: date | None, invite_months: int) -> list[Where | Any]:
-    """The queries whose rows together hold every record a run must look at. Only the first
-    (consent ended) can share rows with the others: the rest are disjoint by index value."""
+    """The queries whose rows together hold every record a run must look at: consent ended,
+    rows not yet indexed, then the buckets of the months due (disjoint by index value). A later
+    run on a day that already had one reads only the first two: birthdays and invitations go by
+    the day, and the day's first run has dealt with them."""
     if since is None:
         return [Child.id.is_not_null()]  # the first run reads everything once
     ended = Child.keep_until.is_not_null() & (Child.keep_until <= today)
+    if since >= today:
+        return [ended, Child.bidx_turns_18.is_null()]
     months = set(_months(min(since, today), today)) | set(_months(today, add_months(today, invite_months)))
     buckets = sorted({v for m in months for v in keyring.blind_index_candidates(TURNS_18, m)})
     return [ended, Child.bidx_turns_18.is_null(), *(Child.bidx_turns_18 == b for b in buckets)]

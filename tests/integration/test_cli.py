@@ -280,3 +280,63 @@ def test_production_refuses_a_future_retention_day_unless_it_is_a_dry_run(tmp_pa
     dry = signpost("retention", "run", "--today", "2099-01-01", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
     assert "dry run: nothing changed" in dry.stdout
+
+
+def test_a_retention_run_killed_with_sigkill_leaves_records_whole_or_gone(tmp_path: Path) -> None:
+    """A real kill -9 part-way through a run: every record is whole (all its rows) or gone (with
+    exactly one tombstone), and the next run finishes the job."""
+    import os
+    import signal
+    import time
+
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    seeded = signpost("seed", "--children", "6000", "--as-of", "2026-11-25", "--no-progress", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert signpost("retention", "run", "--today", "2026-11-25", env=env).returncode == 0
+    database_file = tmp_path / "signpost.sqlite3"
+
+    def snapshot() -> tuple[dict[int, int], set[int]]:
+        """Each child's number of carer rows, and the children with a tombstone."""
+        with sqlite3.connect(database_file) as database:
+            carers = dict(
+                database.execute(
+                    "SELECT child.id, COUNT(carer.id) FROM child LEFT JOIN carer ON carer.child = child.id "
+                    "GROUP BY child.id"
+                ).fetchall()
+            )
+            stones = {
+                row[0]
+                for row in database.execute(
+                    "SELECT child_id FROM audit_entry WHERE action = 'retention.deleted'"
+                )
+            }
+        return carers, stones
+
+    before, _ = snapshot()
+    # Six years on, a third of the children have turned 18 without answering.
+    process = subprocess.Popen(
+        [SIGNPOST, "retention", "run", "--today", "2032-11-25", "--batch-size", "20"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not snapshot()[1]:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL  # killed, not finished
+
+    after, stones = snapshot()
+    gone = set(before) - set(after)
+    assert gone  # the kill came part-way: some records went ...
+    assert gone == stones  # ... each with its tombstone, and no tombstone without its deletion
+    assert all(after[child] == before[child] for child in after)  # the rest are whole
+    finished = signpost("retention", "run", "--today", "2032-11-25", env=env)
+    assert finished.returncode == 0, finished.stderr
+    deleted = int(re.search(r"deleted (\d+) record", finished.stdout).group(1))  # type: ignore[union-attr]
+    assert deleted > 0  # the next run finished the job
+    final, final_stones = snapshot()
+    assert set(before) - set(final) == final_stones
+    with sqlite3.connect(database_file) as database:
+        assert database.execute(
+            "SELECT COUNT(*) FROM carer WHERE child NOT IN (SELECT id FROM child)"
+        ).fetchone() == (0,)

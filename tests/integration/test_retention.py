@@ -88,6 +88,7 @@ async def test_invited_at_17_and_a_half_consents_kept_past_18_and_deleted_on_the
     again = await run(keyring, date(2026, 11, 20))
     assert again.invited == 0
     assert again.deleted_total == 0
+    assert again.scanned == 0  # the day's first run dealt with birthdays and invitations
     assert await ConsentInvitation.count().where(ConsentInvitation.child == child.id).run() == 1
     invitation = (await ConsentInvitation.select().where(ConsentInvitation.child == child.id).run())[0]
     assert invitation["expires_on"] == date(2027, 6, 19)  # 30 days after the 18th birthday
@@ -166,6 +167,7 @@ async def test_withdrawal_after_18_deletes_at_the_next_run(engine: AnyEngine, ke
     await run(keyring, date(2027, 5, 20))
     assert await exists(child.id)
 
+    await run(keyring, date(2028, 2, 3))  # the day's first run, before the young person withdraws
     later = at(date(2028, 2, 3))
     by_receipt = await consent.open_with_code(
         keyring, CodeKind.withdrawal, receipt.withdrawal_code, BORN, later
