@@ -696,9 +696,12 @@ def retention_run(today_text: str | None, dry_run: bool, batch_size: int) -> Non
 
     summary = run(go())
     verb = "Would delete" if dry_run else "Deleted"
-    scope = (
-        "every record (the first run, or the first of a Sunday)" if summary.full_scan else "the months due"
-    )
+    if summary.full_scan:
+        scope = "every record (the first run, or the first of a Sunday)"
+    elif summary.later_run:
+        scope = "consent ended (the day's first run did birthdays and invitations)"
+    else:
+        scope = "the months due"
     click.echo(f"Retention run for {today.isoformat()}{' (dry run: nothing changed)' if dry_run else ''}")
     click.echo(f"  looked at {summary.scanned} record(s): {scope}")
     click.echo(f"  {verb.lower()} {summary.deleted_total} record(s)")

@@ -53,7 +53,13 @@ def main() -> int:
         out = result.stdout
         peak = number(r"peak memory (\d+) KiB", result.stderr)
         print(out.strip(), f"\n  peak memory {peak} KiB", flush=True)
-        scope = "every record" if "every record" in out else "months due"
+        scope = (
+            "every record"
+            if "every record" in out
+            else "consent ended only (a later run that day)"
+            if "consent ended (" in out
+            else "months due"
+        )
         looked, deleted = number(r"looked at (\d+)", out), number(r"deleted (\d+)", out)
         invited = number(r"invited (\d+)", out)
         memory = f"{int(peak.replace(',', '')) / 1024:.0f} MiB" if peak != "?" else "?"

@@ -87,6 +87,7 @@ class Summary:
     today: date
     dry_run: bool
     full_scan: bool = False
+    later_run: bool = False  # the day already had a run: only consent that ended is read
     scanned: int = 0
     indexed: int = 0
     deleted: Counter[Reason] = field(default_factory=Counter)
@@ -349,7 +350,7 @@ async def run(
     # sweep that catches any record the monthly buckets could miss (say, one written by a
     # future import with a date of birth already past 18).
     sweep = since is None or (today.isoweekday() == SWEEP_WEEKDAY and since < today)
-    summary = Summary(today=today, dry_run=dry_run, full_scan=sweep)
+    summary = Summary(today=today, dry_run=dry_run, full_scan=sweep, later_run=not sweep and since == today)
     # The IDs read by the first two queries (consent ended, and rows not yet indexed: a few a
     # day), so that a bucket query does not handle them again; the bucket queries never share a
     # row, so memory stays at one batch.
