@@ -502,3 +502,18 @@ async def test_letters_show_codes_only_after_a_recent_key_touch(
     assert printed.status_code in (302, 303)
     assert printed.headers["location"].startswith("/step-up")
     assert code not in printed.text
+
+
+async def test_the_uk_date_decides_whether_the_young_person_is_18(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    """At 23:30 UTC on 19 May 2027 it is already 20 May in British Summer Time: the birthday."""
+    _, code = await invited(web, keyring)
+    clock.now = datetime(2027, 5, 19, 22, 30, tzinfo=UTC)  # 23:30 BST, still 19 May
+    before = await web.post("/your-record", data={**token(web), "code": code, **dob()})
+    assert "Delete my record when I turn 18" in before.text
+    clock.now = datetime(2027, 5, 19, 23, 30, tzinfo=UTC)  # 00:30 BST on 20 May
+    after = await web.post("/your-record", data={**token(web), "code": code, **dob()})
+    assert after.status_code == 200
+    assert "Delete my record now" in after.text
+    assert "You are 18, so we delete your record within a day." in after.text
