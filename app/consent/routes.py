@@ -96,7 +96,8 @@ async def _open(
     try:
         opened = await service.open_with_code(state.keyring, kind, given.code, given.born, now)
     except service.CodeRefusedError as refused:
-        message = f"The {WHAT[kind]} or date of birth is not right. Check your letter and try again."
+        paper = "letter" if kind is CodeKind.consent else "receipt"
+        message = f"The {WHAT[kind]} or date of birth is not right. Check your {paper} and try again."
         return _start_page(
             kind,
             status=400,
