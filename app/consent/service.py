@@ -35,7 +35,7 @@ from app.consent.codes import (
 from app.consent.dates import eighteenth_birthday, latest_keep_until, uk_date
 from app.consent.tables import ConsentCodeTry, ConsentInvitation, ConsentReceipt
 from app.crypto.keyring import Keyring
-from app.database import Tx
+from app.database import Tx, WriteUnit
 from app.records.codes import RetentionState
 from app.records.ids import row_ids
 from app.records.service import load_child
@@ -320,24 +320,30 @@ async def keep(opened: Opened, keep_until: date, now: datetime) -> Receipt:
             ).where((ConsentReceipt.child == opened.child_id) & ConsentReceipt.ended_at.is_null())
         )
         await tx.run(ConsentReceipt.insert(ConsentReceipt(**row)))
-        await audit.append(
-            tx,
-            [
-                Entry(
-                    "consent.given",
-                    opened.citizen(),
-                    now,
-                    child_id=opened.child_id,
-                    child_authority_id=opened.authority_id,
-                    subjects=(f"consent_receipt:{row['id']}",),
-                )
-            ],
-        )
+        await audit.append(tx, [_entry(opened, "consent.given", now, f"consent_receipt:{row['id']}")])
         return True
 
+    await _write_decision(unit)
+    return Receipt(receipt_id=row["receipt_id"], given_at=now, keep_until=keep_until, withdrawal_code=code)
+
+
+def _entry(opened: Opened, action: str, now: datetime, subject: str) -> Entry:
+    """The audit entry of a decision: the young person, as a citizen of their authority."""
+    return Entry(
+        action,
+        opened.citizen(),
+        now,
+        child_id=opened.child_id,
+        child_authority_id=opened.authority_id,
+        subjects=(subject,),
+    )
+
+
+async def _write_decision(unit: WriteUnit[bool]) -> None:
+    """Run a decision's write unit; it answers False when the record or code changed since the
+    page was shown, and nothing is written."""
     if not await audit.write(unit):
         raise DecisionError("Your record changed since you opened it. Start again with your code.")
-    return Receipt(receipt_id=row["receipt_id"], given_at=now, keep_until=keep_until, withdrawal_code=code)
 
 
 def _delete_values(opened: Opened, today: date) -> dict[Any, Any]:
@@ -365,23 +371,10 @@ async def _end(opened: Opened, now: datetime, action: str) -> None:
                 {ConsentReceipt.ended_at: now, ConsentReceipt.end_reason: "withdrawn"}
             ).where((ConsentReceipt.child == opened.child_id) & ConsentReceipt.ended_at.is_null())
         )
-        await audit.append(
-            tx,
-            [
-                Entry(
-                    action,
-                    opened.citizen(),
-                    now,
-                    child_id=opened.child_id,
-                    child_authority_id=opened.authority_id,
-                    subjects=(opened.subject,),
-                )
-            ],
-        )
+        await audit.append(tx, [_entry(opened, action, now, opened.subject)])
         return True
 
-    if not await audit.write(unit):
-        raise DecisionError("Your record changed since you opened it. Start again with your code.")
+    await _write_decision(unit)
 
 
 async def delete_at_18(opened: Opened, now: datetime) -> None:
@@ -415,23 +408,10 @@ async def shorten(opened: Opened, keep_until: date, now: datetime) -> None:
                 {ConsentReceipt.keep_until: keep_until, ConsentReceipt.changed_at: now}
             ).where(ConsentReceipt.id == opened.row_id)
         )
-        await audit.append(
-            tx,
-            [
-                Entry(
-                    "consent.shortened",
-                    opened.citizen(),
-                    now,
-                    child_id=opened.child_id,
-                    child_authority_id=opened.authority_id,
-                    subjects=(f"consent_receipt:{opened.row_id}",),
-                )
-            ],
-        )
+        await audit.append(tx, [_entry(opened, "consent.shortened", now, opened.subject)])
         return True
 
-    if not await audit.write(unit):
-        raise DecisionError("Your record changed since you opened it. Start again with your code.")
+    await _write_decision(unit)
 
 
 async def receipt_of(opened: Opened) -> dict[str, Any] | None:
