@@ -19,12 +19,32 @@ from litestar.template.config import TemplateConfig
 #: The package of GOV.UK Frontend macros, which is also the prefix their own imports expect.
 GOVUK_MACROS = "govuk_frontend_jinja"
 _UK = ZoneInfo("Europe/London")
+#: Characters no HTML document may contain (control characters but tab and line breaks, and
+#: Unicode noncharacters), to delete: a form value shown again could carry them.
+_NOT_IN_HTML = dict.fromkeys(
+    [
+        *range(0x09),
+        0x0B,
+        0x0C,
+        *range(0x0E, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0xFDD0, 0xFDF0),
+        0xFFFE,
+        0xFFFF,
+    ]
+)
 
 
 def uk_time(moment: datetime) -> str:
     """A moment as people in the UK read it: "24 November 2026, 9:00am"."""
     local = moment.astimezone(_UK)
     return f"{local.day} {local:%B %Y}, {local.hour % 12 or 12}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
+
+
+def printable(value: object) -> object:
+    """Jinja's ``finalize``: every value a template prints, without characters HTML forbids
+    (``Markup.translate`` keeps escaped markup markup)."""
+    return value.translate(_NOT_IN_HTML) if isinstance(value, str) else value
 
 
 def make_template_config(templates_dir: Path, *, reload: bool = True) -> TemplateConfig[JinjaTemplateEngine]:
@@ -38,6 +58,8 @@ def make_template_config(templates_dir: Path, *, reload: bool = True) -> Templat
     Litestar's engine adds the ``csrf_token()``, ``url_for()`` and ``url_for_static_asset()``
     globals; each response adds ``request`` and ``csrf_input`` (markup: use ``|safe``) to the context.
     With ``reload`` off (production) a template is read once, not checked for changes at every use.
+    Every printed value passes through :func:`printable`, so a control character typed into a
+    form never reaches the page.
     """
     environment = Environment(
         loader=ChoiceLoader(
@@ -47,6 +69,7 @@ def make_template_config(templates_dir: Path, *, reload: bool = True) -> Templat
             ]
         ),
         autoescape=True,
+        finalize=printable,
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=reload,
