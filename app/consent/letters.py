@@ -237,6 +237,3 @@ async def reissue(keyring: Keyring, user: PractitionerView, signpost_id: str, no
         )
 
     await audit.write(unit)
-
-
-__all__ = ["BATCH", "Child", "Letter", "ReissueError", "mark_sent", "printable", "reissue", "unsent_count"]

@@ -34,6 +34,7 @@ from app.records.ids import parse_signpost_id
 from app.records.service import RecordNotFoundError
 from app.records.tables import LocalAuthority
 from app.subject_access import service as sar_service
+from app.subject_access.routes import too_many_tries
 
 FormData = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -65,20 +66,6 @@ def _gone(kind: CodeKind) -> Template:
     )
 
 
-def _too_many(state: State) -> Template:
-    response = Template(
-        "errors/error.html",
-        status_code=429,
-        context={
-            "status_code": 429,
-            "title": "Too many tries",
-            "message": "You have tried a code too many times in the last hour. Try again in an hour.",
-        },
-    )
-    response.headers["Retry-After"] = str(sar_service.retry_after(state.clock()))
-    return response
-
-
 async def _open(
     request: Request[Any, Any, Any], state: State, data: dict[str, str], kind: CodeKind
 ) -> tuple[service.Opened, Given] | Template:
@@ -92,7 +79,7 @@ async def _open(
     if not await sar_service.use_client_allowance(
         client, "consent", state.settings.consent_tries_per_hour, now
     ):
-        return _too_many(state)
+        return too_many_tries(state, "tried a code")
     try:
         opened = await service.open_with_code(state.keyring, kind, given.code, given.born, now)
     except service.CodeRefusedError as refused:
@@ -202,11 +189,10 @@ async def _confirm(
     try:
         if choice is Choice.keep and until is not None:
             issued = await service.keep(found, until, now)
-            row = await service.receipt_row(issued.receipt_id)
             signpost_id = await service.signpost_id_of(found)
-            if row is None or signpost_id is None:
+            if signpost_id is None:
                 return _gone(kind)
-            shown = await receipt.view(row, signpost_id, found.authority_id, issued.withdrawal_code)
+            shown = await receipt.view(issued.row, signpost_id, found.authority_id, issued.withdrawal_code)
             return Template(
                 "consent/receipt.html",
                 context={

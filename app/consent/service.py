@@ -41,8 +41,6 @@ from app.records.ids import row_ids
 from app.records.service import load_child
 from app.records.tables import Child
 
-__all__ = ["ConsentCodeTry"]
-
 _TRY = (
     'INSERT INTO "consent_code_try" ("lookup", "failures", "last_at") VALUES ({}, 1, {}) '
     'ON CONFLICT ("lookup") DO UPDATE SET "failures" = "consent_code_try"."failures" + 1, '
@@ -221,12 +219,15 @@ async def open_with_code(
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """A consent receipt just issued: its withdrawal code is shown this once."""
+    """A consent receipt just issued: its row as stored, and its withdrawal code (shown this
+    once)."""
 
-    receipt_id: str
-    given_at: datetime
-    keep_until: date
+    row: dict[str, Any]
     withdrawal_code: str
+
+    @property
+    def receipt_id(self) -> str:
+        return str(self.row["receipt_id"])
 
 
 def _day(day: date) -> str:
@@ -324,7 +325,7 @@ async def keep(opened: Opened, keep_until: date, now: datetime) -> Receipt:
         return True
 
     await _write_decision(unit)
-    return Receipt(receipt_id=row["receipt_id"], given_at=now, keep_until=keep_until, withdrawal_code=code)
+    return Receipt(row=row, withdrawal_code=code)
 
 
 def _entry(opened: Opened, action: str, now: datetime, subject: str) -> Entry:
@@ -418,11 +419,6 @@ async def receipt_of(opened: Opened) -> dict[str, Any] | None:
     """The receipt a withdrawal code belongs to."""
     rows = await ConsentReceipt.select().where(ConsentReceipt.id == opened.row_id).run()
     return rows[0] if rows else None
-
-
-async def receipt_row(receipt_id: str) -> dict[str, Any] | None:
-    rows = await ConsentReceipt.select().where(ConsentReceipt.receipt_id == receipt_id).run()
-    return dict(rows[0]) if rows else None
 
 
 async def signpost_id_of(opened: Opened) -> str | None:

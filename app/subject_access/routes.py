@@ -33,7 +33,8 @@ def _client(request: Request[Any, Any, Any], state: State) -> str:
     return service.client_key(state.keyring, request.client.host if request.client else "unknown")
 
 
-def _too_many(state: State, what: str) -> Template:
+def too_many_tries(state: State, what: str) -> Template:
+    """The 429 page of a per-client limit on a citizen's page (subject access, and consent)."""
     response = Template(
         "errors/error.html",
         status_code=429,
@@ -80,7 +81,7 @@ async def ask(request: Request[Any, Any, Any], state: State, data: FormData) -> 
         return await _ask_page(status=400, values=values, errors=errors, authorities=authorities)
     limit = state.settings.subject_access_requests_per_hour
     if not await service.use_client_allowance(_client(request, state), "ask", limit, now):
-        return _too_many(state, "asked")
+        return too_many_tries(state, "asked")
     receipt = await service.submit(state.keyring, asked, now)
     return Template(
         "subject_access/asked.html",
@@ -118,7 +119,7 @@ async def open_response(
         return _response_page(status=400, values=values, errors=errors)
     limit = state.settings.subject_access_tries_per_hour
     if not await service.use_client_allowance(_client(request, state), "open", limit, now):
-        return _too_many(state, "tried to open a response")
+        return too_many_tries(state, "tried to open a response")
     reference, code, born = given
     try:
         opened = await service.open_pack(state.keyring, reference, code, born, now)
