@@ -11,7 +11,7 @@ import functools
 import os
 import socket
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -708,6 +708,141 @@ def retention_run(today_text: str | None, dry_run: bool, batch_size: int) -> Non
     for reason in engine_module.Reason:
         click.echo(f"    {summary.deleted[reason]} {engine_module.REASON_LABELS[reason]}")
     click.echo(f"  {'would invite' if dry_run else 'invited'} {summary.invited} young people to decide")
+    if summary.expired_reviews:
+        verb = "would erase" if dry_run else "erased"
+        click.echo(f"  {verb} {summary.expired_reviews} feed row(s) waiting for review about someone now 18")
     if not dry_run and summary.indexed:
         click.echo(f"  indexed the month {summary.indexed} record(s) turn 18")
     click.echo(f"  took {summary.seconds:.1f} s")
+
+
+def _print_report(report: Any) -> None:
+    """The importer's report: counts, or every problem with its line and column."""
+    if report.rejected:
+        click.echo(
+            f"Rejected: nothing was imported. {report.rows} row(s) read; fix these and load the file again:"
+        )
+        for problem in report.problems:
+            where = "the file" if problem.line == 0 else f"line {problem.line}"
+            column = f", column {problem.column}" if problem.column else ""
+            click.echo(f"  {where}{column}: {problem.message}")
+        if report.more_problems:
+            click.echo(f"  ... and {report.more_problems} more problem(s)")
+        return
+    click.echo(f"Imported {report.rows} row(s):")
+    click.echo(f"  {report.created} new record(s)")
+    click.echo(f"  {report.updated} record(s) updated, {report.unchanged} unchanged")
+    click.echo(f"  {report.moved} record(s) moved in from another authority")
+    click.echo(f"  {report.queued} row(s) waiting for review (the local-authority admin's review queue)")
+    if report.skipped:
+        click.echo(f"  {report.skipped} row(s) skipped: 18 or over, with no record kept with consent")
+
+
+@main.command("import")
+@click.option(
+    "--source",
+    required=True,
+    help="The feed's source, recorded on each record it writes (lower case, like school-census).",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@operator_errors
+def import_command(source: str, file: Path, progress: bool | None) -> None:
+    """Load a source feed (CSV, docs/feed-format.md) in one transaction.
+
+    Every row is checked first; one bad row rejects the file with a report naming each line and
+    column, and nothing is imported. Rows that match one record update it, rows that match none
+    create one, and rows that could be either go to the review queue.
+    """
+    import re
+
+    from app.audit.service import OPERATOR, AuditUnavailableError
+    from app.feeds.importer import FeedChangedError, import_feed
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,39}", source):
+        fail("--source must be lower-case letters, digits, '.', '_' or '-', up to 40 characters", EXIT_CONFIG)
+    settings = load_settings()
+    keyring = open_keyring(settings)
+    show = sys.stdout.isatty() if progress is None else progress
+    bar: Any = None
+
+    def checked(report: Any) -> None:
+        nonlocal bar
+        if show and not report.rejected:
+            bar = click.progressbar(length=report.rows, label="Importing", file=sys.stderr)
+            bar.__enter__()
+
+    done = 0
+
+    def advance(seen: int) -> None:
+        nonlocal done
+        if bar is not None and seen - done >= 1000:
+            bar.update(seen - done)
+            done = seen
+
+    def lines() -> Iterator[str]:
+        with file.open(encoding="utf-8-sig", newline="") as stream:
+            yield from stream
+
+    async def go() -> Any:
+        engine = await _connect(settings)
+        try:
+            state = await database.migration_state()
+            if not state.current:
+                raise database.DatabaseError("the database is not migrated: run 'signpost migrate' first")
+            return await import_feed(
+                lines,
+                keyring,
+                source=source,
+                actor=OPERATOR,
+                now=datetime.now(UTC),
+                progress=advance,
+                checked=checked,
+            )
+        finally:
+            await database.close(engine)
+
+    try:
+        report = run(go())
+    except FeedChangedError:
+        fail("the file changed while it was being imported; nothing was imported")
+    except AuditUnavailableError:
+        fail("the database refused the import (see the service log); nothing was imported")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    _print_report(report)
+    if report.rejected:
+        sys.exit(EXIT_PROBLEM)
+
+
+@main.command("demo-feed")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--authority", default=None, help="The authority's ONS code or name (default: the first).")
+@click.option("--rows", default=40, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--seed", "seed_value", default=1, show_default=True, type=click.IntRange(0, 2**31))
+@operator_errors
+def demo_feed(file: Path, authority: str | None, rows: int, seed_value: int) -> None:
+    """Write a demo feed for one authority from the demo data: address changes, a new surname,
+    typos, and new children, so that loading it updates, creates and queues rows for review."""
+    from app.feeds.demo import DemoFeedError, write_demo_feed
+
+    settings = load_settings()
+    keyring = open_keyring(settings)
+
+    async def go() -> Any:
+        engine = await _connect(settings)
+        try:
+            return await write_demo_feed(keyring, file, authority=authority, rows=rows, seed=seed_value)
+        finally:
+            await database.close(engine)
+
+    try:
+        summary = run(go())
+    except DemoFeedError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {file}: {exc.strerror or exc}")
+    click.echo(f"Wrote {summary} to {file}")

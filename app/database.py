@@ -33,6 +33,7 @@ import app.piccolo_conf
 from app.audit.tables import AUDIT_TABLES
 from app.consent.tables import CONSENT_TABLES
 from app.disclosure.tables import DISCLOSURE_TABLES
+from app.feeds.tables import FEED_TABLES
 from app.identity.tables import IDENTITY_TABLES
 from app.involvement.tables import INVOLVEMENT_TABLES
 from app.piccolo_app import APP_CONFIG, MIGRATIONS_DIR
@@ -50,6 +51,7 @@ ALL_TABLES = [
     *SUBJECT_ACCESS_TABLES,
     *DISCLOSURE_TABLES,
     *CONSENT_TABLES,
+    *FEED_TABLES,
 ]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 

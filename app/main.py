@@ -26,6 +26,7 @@ from app.crypto.keyring import Keyring
 from app.crypto.secret import app_secret
 from app.database import AnyEngine
 from app.disclosure.routes import ROUTES as DISCLOSURE_ROUTES
+from app.feeds.routes import ROUTES as FEED_ROUTES
 from app.health.routes import healthz, readyz
 from app.home.routes import start_page
 from app.identity.routes import ROUTES as IDENTITY_ROUTES
@@ -111,6 +112,7 @@ def create_app(
             *SUBJECT_ACCESS_OFFICER_ROUTES,
             *DISCLOSURE_ROUTES,
             *CONSENT_ROUTES,
+            *FEED_ROUTES,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],

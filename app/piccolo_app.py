@@ -7,6 +7,7 @@ from piccolo.conf.apps import AppConfig
 from app.audit.tables import AUDIT_TABLES
 from app.consent.tables import CONSENT_TABLES
 from app.disclosure.tables import DISCLOSURE_TABLES
+from app.feeds.tables import FEED_TABLES
 from app.identity.tables import IDENTITY_TABLES
 from app.involvement.tables import INVOLVEMENT_TABLES
 from app.records.tables import TABLES
@@ -27,6 +28,7 @@ APP_CONFIG = AppConfig(
         *SUBJECT_ACCESS_TABLES,
         *DISCLOSURE_TABLES,
         *CONSENT_TABLES,
+        *FEED_TABLES,
     ],
     migration_dependencies=[],
     commands=[],

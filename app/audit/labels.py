@@ -75,6 +75,24 @@ ACTION_LABELS: dict[str, str] = {
     "disclosure.exemption_lifted": "Police disclosure no longer kept out of subject access",
     "disclosure.withdrawn": "Police disclosure request withdrawn before it was sent",
     "disclosure.lapsed": "Police disclosure request not sent within a day",
+    "feed.imported": "Source feed imported",
+    "feed.rejected": "Source feed rejected: nothing imported",
+    "feed.record_created": "Record created from a source feed",
+    "feed.record_updated": "Record updated from a source feed",
+    "feed.record_moved": "Record moved from another local authority by a source feed",
+    "feed.row_queued": "Source feed row sent to the review queue",
+    "feed.review_viewed": "Looked at a source feed row and its possible records",
+    "feed.review_merged": "Source feed row merged into the record",
+    "feed.review_created": "Record created from a reviewed source feed row",
+    "feed.review_rejected": "Source feed row rejected after review",
+    "record.merged": "Duplicate record merged into this one",
+    "record.merged_away": "Record merged into another and removed",
+    "record.corrected": "Record corrected by the local Signpost team",
+    "record.team_viewed": "Opened by the local Signpost team to correct it or change its shielding",
+    "record.shielded": "Record shielded",
+    "record.shielding_changed": "Shielding review date or reason changed",
+    "record.unshielded": "Shielding lifted",
+    "shielding.reviews_viewed": "Looked at the shielded records due for review",
 }
 
 #: Why a practitioner opens a record: the fixed list they choose from.
@@ -86,10 +104,21 @@ VIEW_REASONS: dict[str, str] = {
     "assessment": "Assessment",
 }
 
-#: Every reason an audit row may carry: the practitioners' list, and a police disclosure.
+#: Why the local Signpost team corrected a record (app/feeds/corrections.py).
+CORRECTION_REASONS: dict[str, str] = {
+    "rectification_request": "The child, young person or a parent asked for it to be put right",
+    "source_error": "The source that sent it got it wrong",
+    "change_of_name": "The child's name has changed",
+    "change_of_address": "The child or a carer has moved",
+    "verified_with_family": "Checked with the family",
+}
+
+#: Every reason an audit row may carry: the practitioners' list, a police disclosure, and the
+#: reasons for a correction.
 REASON_LABELS: dict[str, str] = {
     **VIEW_REASONS,
     "police_disclosure": "Police exceptional disclosure request",
+    **CORRECTION_REASONS,
 }
 
 OUTCOME_LABELS: dict[str, str] = {

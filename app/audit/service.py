@@ -315,8 +315,28 @@ async def withheld_seqs(child_id: int, today: date) -> set[int]:
     }
 
 
+async def merged_into(child_id: int) -> list[int]:
+    """The child's ID and those of every duplicate record merged into it (``record.merged``
+    names each as ``child:ID``), and of those merged into them, and so on."""
+    ids = [child_id]
+    for current in ids:
+        merges = (
+            await AuditEntry.select(AuditEntry.subjects)
+            .where((AuditEntry.child_id == current) & (AuditEntry.action == "record.merged"))
+            .run()
+        )
+        for merge in merges:
+            for subject in json.loads(merge["subjects"]):
+                kind, _, number = subject.partition(":")
+                if kind == "child" and int(number) not in ids:
+                    ids.append(int(number))
+    return ids
+
+
 async def child_trail(child_id: int) -> list[tuple[AccessEntry, frozenset[str]]]:
-    """Every entry naming one child, oldest first, each with its subjects (``kind:id``)."""
+    """Every entry naming one child, oldest first, each with its subjects (``kind:id``),
+    including the entries of duplicate records merged into it."""
+    ids = await merged_into(child_id)
     rows = (
         await AuditEntry.select(
             AuditEntry.seq,
@@ -328,7 +348,7 @@ async def child_trail(child_id: int) -> list[tuple[AccessEntry, frozenset[str]]]
             AuditEntry.reason,
             AuditEntry.subjects,
         )
-        .where(AuditEntry.child_id == child_id)
+        .where(AuditEntry.child_id.is_in(ids))
         .order_by(AuditEntry.seq)
         .run()
     )

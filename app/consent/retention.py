@@ -41,6 +41,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import msgspec
 from piccolo.columns import Column
 from piccolo.columns.combination import Where
 
@@ -52,6 +53,8 @@ from app.consent.tables import ConsentCodeTry, ConsentInvitation, RetentionRun
 from app.crypto.keyring import Keyring
 from app.database import Tx
 from app.disclosure.tables import DISCLOSURE_ENCRYPTED, DisclosureRequest
+from app.feeds.format import FeedRow
+from app.feeds.tables import FeedReview
 from app.identity.tables import ShieldOverride
 from app.involvement.tables import Notification
 from app.records.codes import RetentionState
@@ -65,6 +68,21 @@ SWEEP_WEEKDAY = 7  # Sunday
 TRIES_KEPT = timedelta(days=30)
 BATCH_SIZE = 500  # two audit rows each at most: well inside SQLite's bound-parameter limit
 SYSTEM = Actor("system")
+
+
+async def _review_rows_past_18(keyring: Keyring, today: date) -> list[int]:
+    """Feed rows waiting for review whose young person is 18 or over (a few at most: the queue
+    is decided by hand, so decrypting each pending row is cheap)."""
+    pending = (
+        await FeedReview.select(FeedReview.id, FeedReview.row).where(FeedReview.status == "pending").run()
+    )
+    past = []
+    for item in pending:
+        text = keyring.decrypt("feed_review.row", item["id"], bytes(item["row"]))
+        row = msgspec.json.decode(text, type=FeedRow)
+        if eighteenth_birthday(row.child.date_of_birth) <= today:
+            past.append(int(item["id"]))
+    return past
 
 
 class Reason(StrEnum):
@@ -92,6 +110,7 @@ class Summary:
     indexed: int = 0
     deleted: Counter[Reason] = field(default_factory=Counter)
     invited: int = 0
+    expired_reviews: int = 0  # feed rows waiting for review about someone now 18, erased
     batches: int = 0
     seconds: float = 0.0
 
@@ -394,10 +413,21 @@ async def run(
                 summary.batches += 1
                 if after_batch is not None:
                     after_batch(summary)
+    expired = await _review_rows_past_18(keyring, today)
+    summary.expired_reviews = len(expired)
     if not dry_run:
         finished = now + timedelta(seconds=time.monotonic() - started)
 
         async def record_run(tx: Tx) -> None:
+            # Feed rows still waiting for review about someone now 18: Signpost will keep no
+            # new record of them, so the row goes (the decision's own line stays).
+            for start in range(0, len(expired), BATCH_SIZE):
+                await tx.run(
+                    FeedReview.update({FeedReview.status: "expired", FeedReview.row: None}).where(
+                        FeedReview.id.is_in(expired[start : start + BATCH_SIZE])
+                        & (FeedReview.status == "pending")
+                    )
+                )
             # Tries at lookups untouched for a while are forgotten (a made-up lookup would
             # otherwise stay for ever); a code locked that long unlocks, or gets a new letter.
             await tx.run(ConsentCodeTry.delete().where(ConsentCodeTry.last_at < now - TRIES_KEPT))
@@ -420,7 +450,11 @@ async def run(
                         SYSTEM,
                         now,
                         result_count=summary.deleted_total,
-                        detail={"deleted": summary.deleted_total, "invited": summary.invited},
+                        detail={
+                            "deleted": summary.deleted_total,
+                            "invited": summary.invited,
+                            "review_rows_expired": summary.expired_reviews,
+                        },
                     )
                 ],
             )

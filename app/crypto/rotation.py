@@ -29,6 +29,7 @@ from app.consent.tables import CONSENT_ENCRYPTED
 from app.crypto.keyring import REFRESH_SECONDS, Keyring, key_path, write_new_key
 from app.database import write_transaction
 from app.disclosure.tables import DISCLOSURE_ENCRYPTED
+from app.feeds.tables import FEED_ENCRYPTED
 from app.identity.service import email_index
 from app.identity.tables import Practitioner
 from app.records.normalise import given_dob_key, name_dob_key
@@ -43,6 +44,7 @@ ROTATED_COLUMNS: dict[type[Table], tuple[str, ...]] = {
     **SUBJECT_ACCESS_ENCRYPTED,
     **DISCLOSURE_ENCRYPTED,
     **CONSENT_ENCRYPTED,
+    **FEED_ENCRYPTED,
 }
 
 GRACE_SECONDS = 2 * REFRESH_SECONDS

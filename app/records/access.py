@@ -79,6 +79,7 @@ class RecordView:
     team_telephone: str
     team_email: str
     kept_until: date | None = None  # kept past 18 with the young person's consent, until then
+    team: bool = False  # the viewer is the child's authority's Signpost team (may correct, shield)
     address: Address | None = None
     carers: tuple[CarerView, ...] = ()
     education: tuple[str, str, date | None] | None = None  # name, telephone, start date
@@ -91,19 +92,25 @@ async def authority_of(child_id: int) -> int | None:
     return int(rows[0]["local_authority"]) if rows else None
 
 
-def shown_lately(practitioner_id: int, child_id: int, now: datetime) -> Any:
-    """The query: did a search show this child to this practitioner in the last day?"""
+def shown_lately(practitioner_id: int, child_id: int, now: datetime, since: datetime | None = None) -> Any:
+    """The query: did a search show this child to this practitioner in the last day (and after
+    ``since``)?"""
+    start = now - OPEN_AFTER_SEARCH if since is None else max(now - OPEN_AFTER_SEARCH, since)
     return AuditEntry.exists().where(
         (AuditEntry.child_id == child_id)
         & (AuditEntry.actor_id == practitioner_id)
         & (AuditEntry.action == "record.result_returned")
-        & (AuditEntry.at >= now - OPEN_AFTER_SEARCH)
+        & (AuditEntry.at >= start)
     )
 
 
 async def may_open(practitioner_id: int, child_id: int, now: datetime) -> bool:
-    """Shown to this practitioner by a search lately, or they are involved with the child."""
-    shown = await shown_lately(practitioner_id, child_id, now).run()
+    """Shown to this practitioner by a search lately, or they are involved with the child. A
+    search from before a feed moved the record to another authority no longer counts: the old
+    authority's people keep access only through an active involvement."""
+    moved = await Child.select(Child.moved_at).where(Child.id == child_id).run()
+    since = moved[0]["moved_at"] if moved else None
+    shown = await shown_lately(practitioner_id, child_id, now, since).run()
     if shown:
         return True
     return bool(
@@ -245,6 +252,7 @@ async def open_record(
         date_of_birth=details.date_of_birth,
         gender=details.gender,
         restricted=restricted,
+        team=team,
         team_name=authority["name"],
         team_telephone=authority["team_telephone"],
         team_email=authority["team_email"],

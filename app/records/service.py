@@ -13,7 +13,7 @@ import msgspec
 
 from app.consent.dates import eighteenth_birthday, month_key
 from app.crypto.keyring import BlindIndex, Keyring
-from app.database import write_transaction
+from app.database import Tx, run, write_transaction
 from app.records.codes import ConsentBasis, Gender, Relationship, RetentionState, ServiceType
 from app.records.ids import new_signpost_id, row_ids
 from app.records.normalise import given_dob_key, name_dob_key, normalise_name
@@ -89,6 +89,7 @@ def child_row(
         "key_version": version,
         "created_at": now,
         "updated_at": now,
+        "moved_at": None,
     }
 
 
@@ -168,9 +169,9 @@ async def create_child(keyring: Keyring, child: ChildDetails) -> ChildRecord:
     return ChildRecord(id=child_id, signpost_id=signpost_id, details=child)
 
 
-async def load_child(keyring: Keyring, child_id: int) -> ChildRecord:
-    """Decrypt one child and everything attached to it."""
-    rows = await Child.select().where(Child.id == child_id).run()
+async def load_child(keyring: Keyring, child_id: int, tx: Tx | None = None) -> ChildRecord:
+    """Decrypt one child and everything attached to it (inside the write unit ``tx`` if given)."""
+    rows = await run(tx, Child.select().where(Child.id == child_id))
     if not rows:
         raise RecordNotFoundError(child_id)
     row = rows[0]
@@ -179,10 +180,10 @@ async def load_child(keyring: Keyring, child_id: int) -> ChildRecord:
         blob = data[column]
         return None if blob is None else keyring.decrypt(f"{table}.{column}", data["id"], bytes(blob))
 
-    former = await FormerName.select().where(FormerName.child == child_id).order_by(FormerName.id).run()
-    carers = await Carer.select().where(Carer.child == child_id).order_by(Carer.id).run()
-    involvements = (
-        await Involvement.select().where(Involvement.child == child_id).order_by(Involvement.id).run()
+    former = await run(tx, FormerName.select().where(FormerName.child == child_id).order_by(FormerName.id))
+    carers = await run(tx, Carer.select().where(Carer.child == child_id).order_by(Carer.id))
+    involvements = await run(
+        tx, Involvement.select().where(Involvement.child == child_id).order_by(Involvement.id)
     )
     details = ChildDetails(
         given_name=plain("child", "given_name", row) or "",

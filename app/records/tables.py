@@ -67,13 +67,16 @@ class Child(Table, tablename="child"):
     education_setting = ForeignKey(references=EducationSetting, null=True, on_delete=OnDelete.set_null)
     education_start_date = Date(null=True, default=None)
     gp_practice = ForeignKey(references=GpPractice, null=True, on_delete=OnDelete.set_null)
-    shielded = Boolean(null=False, default=False)
+    shielded = Boolean(null=False, default=False, index=True)  # the importer reads every shielded one
     retention_state = Varchar(length=20, null=False, default="delete_at_18")
     keep_until = Date(null=True, default=None, index=True)  # with consent: the day it is deleted
     source = Varchar(length=40, null=False)
     key_version = Integer(null=False)
     created_at = Timestamptz(null=False)
     updated_at = Timestamptz(null=False)
+    # When a feed last moved the record to another authority: a search shown before then no
+    # longer opens it (app/records/access.py).
+    moved_at = Timestamptz(null=True, default=None)
 
 
 class FormerName(Table, tablename="former_name"):

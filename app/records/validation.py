@@ -66,8 +66,10 @@ def address_problems(prefix: str, address: Address) -> list[Problem]:
     return problems
 
 
-def child_problems(child: ChildDetails, today: date) -> list[Problem]:
-    """Everything wrong with ``child``, or an empty list."""
+def child_problems(child: ChildDetails, today: date, *, retention: bool = True) -> list[Problem]:
+    """Everything wrong with ``child``, or an empty list. ``retention=False`` leaves out the
+    rule that a record past 18 needs consent: a feed may describe a young person of 18 whose
+    record is kept with consent, and the importer decides what to do with such a row."""
     problems: list[Problem] = []
     for field in ("given_name", "family_name"):
         if not is_name(getattr(child, field)):
@@ -81,7 +83,8 @@ def child_problems(child: ChildDetails, today: date) -> list[Problem]:
     elif child.date_of_birth.year < today.year - 26:
         problems.append(("date_of_birth", "Signpost holds records of children and young people only"))
     elif (
-        child.retention_state == RetentionState.delete_at_18
+        retention
+        and child.retention_state == RetentionState.delete_at_18
         and eighteenth_birthday(child.date_of_birth) <= today
     ):
         problems.append(

@@ -32,6 +32,10 @@ SUBCOMMANDS = [
     ["audit", "checkpoint"],
     ["retention"],
     ["retention", "run"],
+    ["import"],
+    ["demo-feed"],
+    ["backup"],
+    ["restore"],
 ]
 
 
@@ -340,3 +344,42 @@ def test_a_retention_run_killed_with_sigkill_leaves_records_whole_or_gone(tmp_pa
         assert database.execute(
             "SELECT COUNT(*) FROM carer WHERE child NOT IN (SELECT id FROM child)"
         ).fetchone() == (0,)
+
+
+def test_import_loads_the_demo_feed_and_rejects_a_bad_one_with_lines_and_columns(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    assert signpost("seed", "--children", "300", "--seed", "3", "--no-progress", env=env).returncode == 0
+    feed = tmp_path / "feed.csv"
+    made = signpost("demo-feed", str(feed), "--rows", "20", env=env)
+    assert made.returncode == 0, made.stderr
+    assert "Wrote 20 row(s)" in made.stdout
+    loaded = signpost("import", "--source", "demo-census", str(feed), "--no-progress", env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "Imported 20 row(s):" in loaded.stdout
+    queued = int(re.search(r"(\d+) row\(s\) waiting for review", loaded.stdout).group(1))  # type: ignore[union-attr]
+    assert queued >= 1  # the demo feed's typo, at least
+    with sqlite3.connect(tmp_path / "signpost.sqlite3") as database:
+        children = database.execute("SELECT COUNT(*) FROM child").fetchone()[0]
+        sources = database.execute("SELECT COUNT(*) FROM child WHERE source = 'demo-census'").fetchone()[0]
+    assert sources > 0
+
+    lines = feed.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace(",female,", ",f,").replace(",male,", ",m,")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "\n".join([lines[0].replace("gender", "gender,notes"), *lines[1:]]) + "\n", encoding="utf-8"
+    )
+    refused = signpost("import", "--source", "demo-census", str(bad), env=env)
+    assert refused.returncode == 1
+    assert "Rejected: nothing was imported" in refused.stdout
+    assert "line 1, column notes: Free-text columns are not accepted" in refused.stdout
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    refused = signpost("import", "--source", "demo-census", str(bad), env=env)
+    assert refused.returncode == 1
+    assert "line 4, column gender: Use female, male, other or not_specified" in refused.stdout
+    with sqlite3.connect(tmp_path / "signpost.sqlite3") as database:
+        assert database.execute("SELECT COUNT(*) FROM child").fetchone()[0] == children
+    assert_one_clear_line(
+        signpost("import", "--source", "Bad Source", str(feed), env=env), "--source must be"
+    )

@@ -12,6 +12,8 @@ from app.consent.tables import CONSENT_ENCRYPTED, CONSENT_TABLES
 from app.database import AnyEngine
 from app.disclosure import codes as disclosure_codes
 from app.disclosure.tables import DISCLOSURE_ENCRYPTED, DISCLOSURE_TABLES, DisclosureRequest
+from app.feeds import corrections as feed_codes
+from app.feeds.tables import FEED_ENCRYPTED, FEED_TABLES
 from app.records import codes
 from app.records.tables import ENCRYPTED_COLUMNS, TABLES, LocalAuthority
 from app.settings import Settings
@@ -30,14 +32,15 @@ def dictionary_rows() -> dict[tuple[str, str], tuple[str, str]]:
     return rows
 
 
-#: The tables the dictionary lists: the record store, subject access, police disclosure requests
-#: and consent past 18.
-DOCUMENTED_TABLES = [*TABLES, *SUBJECT_ACCESS_TABLES, *DISCLOSURE_TABLES, *CONSENT_TABLES]
+#: The tables the dictionary lists: the record store, subject access, police disclosure requests,
+#: consent past 18, and feeds with their review queue and shielding.
+DOCUMENTED_TABLES = [*TABLES, *SUBJECT_ACCESS_TABLES, *DISCLOSURE_TABLES, *CONSENT_TABLES, *FEED_TABLES]
 DOCUMENTED_ENCRYPTED = {
     **ENCRYPTED_COLUMNS,
     **SUBJECT_ACCESS_ENCRYPTED,
     **DISCLOSURE_ENCRYPTED,
     **CONSENT_ENCRYPTED,
+    **FEED_ENCRYPTED,
 }
 
 
@@ -48,6 +51,8 @@ def code_columns(tables: list[Any] = DOCUMENTED_TABLES) -> set[tuple[str, str]]:
 def code_list(name: str, table: str) -> Any:
     if table == DisclosureRequest._meta.tablename:
         return getattr(disclosure_codes, name)
+    if table == "shielding":
+        return getattr(feed_codes, name)
     return getattr(codes, name, None) or getattr(subject_access_codes, name)
 
 
@@ -91,7 +96,7 @@ def test_plain_text_columns_carry_the_documented_bound() -> None:
 
 def test_nothing_about_a_child_is_free_text() -> None:
     forbidden = re.compile(r"note|comment|free|description|detail|remark|text", re.IGNORECASE)
-    about_children = [*TABLES, *SUBJECT_ACCESS_TABLES, *CONSENT_TABLES]
+    about_children = [*TABLES, *SUBJECT_ACCESS_TABLES, *CONSENT_TABLES, *FEED_TABLES]
     assert not [key for key in code_columns(about_children) if forbidden.search(key[1])]
 
 
