@@ -7,8 +7,11 @@ its traceback on the server (the log holds no request bodies, so no personal dat
 from __future__ import annotations
 
 import logging
+import socket
+import sqlite3
 from typing import Any
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions.http_exceptions import NotFoundException
@@ -111,11 +114,80 @@ async def reject_impossible_ids(request: Request[Any, Any, Any]) -> None:
             raise NotFoundException()
 
 
+#: SQLite's result codes for storage that failed, as opposed to a statement that is wrong.
+SQLITE_STORAGE = frozenset(
+    {
+        "SQLITE_FULL",
+        "SQLITE_IOERR",
+        "SQLITE_BUSY",
+        "SQLITE_LOCKED",
+        "SQLITE_CANTOPEN",
+        "SQLITE_READONLY",
+        "SQLITE_NOMEM",
+    }
+)
+
+
+def _storage_failed(exc: Exception) -> bool:
+    if isinstance(exc, sqlite3.Error):
+        name = str(getattr(exc, "sqlite_errorname", ""))
+        return any(name == code or name.startswith(code + "_") for code in SQLITE_STORAGE)
+    return True
+
+
+def database_unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database could not be reached, or refused a write (a full disk, a lost connection):
+    the transaction was rolled back, so say so as a 503 rather than an error of Signpost's own.
+    A statement SQLite refuses as wrong (no such column, a syntax error) is a 500, logged whole."""
+    if not _storage_failed(exc):
+        return internal_error_handler(request, exc)
+    log.error(
+        "database.unavailable error=%s on %s %s: %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        str(exc)[:200],
+    )
+    if wants_json(request):
+        response = error_response(request, 503)
+        response.headers["Retry-After"] = "30"
+        return response
+    response = Template(
+        template_name="errors/error.html",
+        context={
+            "status_code": 503,
+            "title": "Sorry, the service is unavailable",
+            "message": "Signpost could not reach or write to its database, so nothing was done or saved. "
+            "Try again in a few minutes; if you were saving something, check it is there first.",
+        },
+        status_code=503,
+        media_type=MediaType.HTML,
+    )
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+#: What the database drivers raise when the database is out of reach or cannot write.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.OperationalError,  # a full disk, a locked or unreadable file; not a broken constraint
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InsufficientResourcesError,  # a full disk, too many connections
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a standby after failover
+    ConnectionError,
+    socket.gaierror,
+    TimeoutError,
+)
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: http_exception_handler,
     NotFoundException: http_exception_handler,
     NotAuthorizedException: http_exception_handler,
     PermissionDeniedException: http_exception_handler,
     AuditUnavailableError: audit_unavailable_handler,
+    **dict.fromkeys(DATABASE_ERRORS, database_unavailable_handler),
     Exception: internal_error_handler,
 }
