@@ -739,6 +739,56 @@ def _print_report(report: Any) -> None:
         click.echo(f"  {report.skipped} row(s) skipped: 18 or over, with no record kept with consent")
 
 
+@main.group("api-clients")
+def api_clients() -> None:
+    """Case-management systems that use the API (the Signpost team's page is /admin/api-clients)."""
+
+
+@api_clients.command("register")
+@click.option("--name", required=True, help="The system's name, e.g. 'Northbrook school MIS'.")
+@click.option("--org", "organisation", required=True, help="The organisation that runs it (must exist).")
+@click.option("--authority", required=True, help="The organisation's local authority: ONS code or name.")
+@operator_errors
+def api_clients_register(name: str, organisation: str, authority: str) -> None:
+    """Register a client for an existing organisation and print its secret (alone on the last
+    line; Signpost cannot show it again)."""
+    from app.api import clients
+    from app.identity.tables import Organisation
+    from app.records.validation import is_org_text
+
+    if not is_org_text(name) or len(name) > clients.NAME_LIMIT:
+        fail(f"--name must be letters and numbers, at most {clients.NAME_LIMIT} characters", EXIT_CONFIG)
+    settings = load_settings()
+
+    async def go() -> str:
+        engine = await _connect(settings)
+        try:
+            found = (
+                await Organisation.select(Organisation.id, Organisation.local_authority)
+                .where(
+                    (Organisation.name == organisation)
+                    & (
+                        (Organisation.local_authority.code == authority)
+                        | (Organisation.local_authority.name == authority)
+                    )
+                )
+                .run()
+            )
+            if not found:
+                raise database.DatabaseError("no such organisation in that authority")
+            actor = Actor("operator", authority_id=found[0]["local_authority"])
+            _, secret = await clients.register(
+                name, found[0]["id"], found[0]["local_authority"], actor, datetime.now(UTC)
+            )
+            return secret
+        finally:
+            await database.close(engine)
+
+    secret = run(go())
+    click.echo(f"Registered {name}. Its secret, shown only now:")
+    click.echo(secret)
+
+
 @main.command("import")
 @click.option(
     "--source",

@@ -30,6 +30,7 @@ from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 
 import app.piccolo_conf
+from app.api.tables import API_TABLES
 from app.audit.tables import AUDIT_TABLES
 from app.consent.tables import CONSENT_TABLES
 from app.disclosure.tables import DISCLOSURE_TABLES
@@ -52,6 +53,7 @@ ALL_TABLES = [
     *DISCLOSURE_TABLES,
     *CONSENT_TABLES,
     *FEED_TABLES,
+    *API_TABLES,
 ]
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 

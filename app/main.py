@@ -19,6 +19,9 @@ from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
 
 from app import database
+from app.api.admin import ROUTES as API_CLIENT_ROUTES
+from app.api.routes import API_ROUTER, OPENAPI_CONFIG
+from app.api.web import ROUTES as ON_BEHALF_ROUTES
 from app.audit import background, checkpoints
 from app.audit.routes import ROUTES as AUDIT_ROUTES
 from app.consent.routes import ROUTES as CONSENT_ROUTES
@@ -113,6 +116,9 @@ def create_app(
             *DISCLOSURE_ROUTES,
             *CONSENT_ROUTES,
             *FEED_ROUTES,
+            *ON_BEHALF_ROUTES,
+            *API_CLIENT_ROUTES,
+            API_ROUTER,
             create_static_files_router(
                 path="/static",
                 directories=[STATIC_DIR],
@@ -148,7 +154,8 @@ def create_app(
         before_send=[make_security_headers_hook(production=settings.production)],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
-        openapi_config=None,
+        openapi_config=OPENAPI_CONFIG,
+        include_in_schema=False,  # only the API's operations (app/api/routes.py) are described
         debug=settings.debug and not settings.production,
     )
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
+from app.api.tables import API_TABLES
 from app.audit.tables import AUDIT_TABLES
 from app.consent.tables import CONSENT_TABLES
 from app.disclosure.tables import DISCLOSURE_TABLES
@@ -29,6 +30,7 @@ APP_CONFIG = AppConfig(
         *DISCLOSURE_TABLES,
         *CONSENT_TABLES,
         *FEED_TABLES,
+        *API_TABLES,
     ],
     migration_dependencies=[],
     commands=[],

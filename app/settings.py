@@ -79,6 +79,8 @@ class Settings:
     audit_log_name: str = "localhost/signpost-audit"
     searches_per_hour: int = 60
     views_per_day: int = 200
+    api_searches_per_hour: int = 2_000  # per API client, beside each practitioner's own
+    api_views_per_day: int = 20_000  # per API client, beside each practitioner's own
     subject_access_requests_per_hour: int = 5
     subject_access_tries_per_hour: int = 20
     disclosure_access_hours: int = 72
@@ -286,6 +288,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     checkpoint_minutes = _whole_number(env, "SIGNPOST_AUDIT_CHECKPOINT_MINUTES", 5, 1, 1440, problems)
     searches_per_hour = _whole_number(env, "SIGNPOST_QUOTA_SEARCHES_PER_HOUR", 60, 1, 100_000, problems)
     views_per_day = _whole_number(env, "SIGNPOST_QUOTA_VIEWS_PER_DAY", 200, 1, 1_000_000, problems)
+    api_searches_per_hour = _whole_number(
+        env, "SIGNPOST_QUOTA_API_SEARCHES_PER_HOUR", 2_000, 1, 10_000_000, problems
+    )
+    api_views_per_day = _whole_number(
+        env, "SIGNPOST_QUOTA_API_VIEWS_PER_DAY", 20_000, 1, 100_000_000, problems
+    )
     sar_requests = _whole_number(env, "SIGNPOST_SUBJECT_ACCESS_REQUESTS_PER_HOUR", 5, 1, 10_000, problems)
     sar_tries = _whole_number(env, "SIGNPOST_SUBJECT_ACCESS_TRIES_PER_HOUR", 20, 1, 10_000, problems)
     access_hours = _whole_number(env, "SIGNPOST_DISCLOSURE_ACCESS_HOURS", 72, 1, 720, problems)
@@ -326,6 +334,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         audit_log_name=audit_log_name,
         searches_per_hour=searches_per_hour,
         views_per_day=views_per_day,
+        api_searches_per_hour=api_searches_per_hour,
+        api_views_per_day=api_views_per_day,
         subject_access_requests_per_hour=sar_requests,
         subject_access_tries_per_hour=sar_tries,
         disclosure_access_hours=access_hours,

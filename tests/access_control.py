@@ -5,6 +5,8 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
+from app.api.clients import API_ROLES
+from app.api.routes import api_caller
 from app.identity.service import Role
 from app.identity.sessions import signed_in_with_role
 
@@ -19,16 +21,19 @@ def access_rows(app: Litestar) -> list[list[str]]:
             continue
         for handler in route.route_handlers:
             for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
-                guarded = signed_in_with_role in (handler.guards or [])
+                guards = [g for layer in handler.ownership_layers for g in (layer.guards or [])]
+                guarded = signed_in_with_role in guards
                 allowed = handler.opt.get("roles") if guarded else None
                 cells = [
                     ("yes" if allowed is None or role in allowed else "no") if guarded else "anyone"
                     for role in ROLES
                 ]
+                access = "signed in" if guarded else "public"
+                if api_caller in guards:  # an API client, acting for a practitioner it names
+                    access = "API client"
+                    cells = ["yes" if role in API_ROLES else "no" for role in ROLES]
                 step_up = "yes" if handler.opt.get("step_up") else ""
-                rows.append(
-                    [f"`{method} {route.path}`", "signed in" if guarded else "public", *cells, step_up]
-                )
+                rows.append([f"`{method} {route.path}`", access, *cells, step_up])
     return sorted(rows)
 
 

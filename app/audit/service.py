@@ -74,15 +74,19 @@ class Actor:
     organisation_id: int | None = None
     authority_id: int | None = None
     role: str | None = None
+    #: Subjects added to every entry this actor writes: the API client it called through
+    #: (``api_client:ID``) and the person it acted for (``on_behalf:ID``).
+    via: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, person: _Person) -> Actor:
+    def of(cls, person: _Person, via: tuple[str, ...] = ()) -> Actor:
         return cls(
             kind="practitioner",
             id=person.id,
             organisation_id=person.organisation_id,
             authority_id=person.local_authority_id,
             role=str(person.role),
+            via=via,
         )
 
 
@@ -184,7 +188,7 @@ async def append(tx: Tx, entries: Iterable[Entry]) -> list[int]:
     """Append rows in order inside the write unit ``tx`` and return their sequence numbers."""
     batch = list(entries)
     for entry in batch:
-        _check_codes(entry.action, entry.reason, entry.subjects, dict(entry.detail or {}))
+        _check_codes(entry.action, entry.reason, _subjects(entry), dict(entry.detail or {}))
     if not batch:
         return []
     if isinstance(AuditEntry._meta.db, PostgresEngine):
@@ -222,6 +226,10 @@ def _insert(rows: list[dict[str, Any]]) -> QueryString:
     )
 
 
+def _subjects(entry: Entry) -> list[str]:
+    return [*entry.subjects, *(s for s in entry.actor.via if s not in entry.subjects)]
+
+
 def _row(seq: int, prev: str, entry: Entry) -> dict[str, Any]:
     actor = entry.actor
     row: dict[str, Any] = {
@@ -235,7 +243,7 @@ def _row(seq: int, prev: str, entry: Entry) -> dict[str, Any]:
         "action": entry.action,
         "child_id": entry.child_id,
         "child_authority_id": entry.child_authority_id,
-        "subjects": json.dumps(list(entry.subjects), separators=(",", ":")),
+        "subjects": json.dumps(_subjects(entry), separators=(",", ":")),
         "reason": entry.reason,
         "outcome": entry.outcome,
         "result_count": entry.result_count,
@@ -298,6 +306,7 @@ class AccessEntry:
     role: str | None
     action: str
     reason: str | None
+    subjects: frozenset[str] = frozenset()  # ``kind:id``: the client and the person acted for too
 
 
 async def withheld_seqs(child_id: int, today: date) -> set[int]:
@@ -362,6 +371,7 @@ async def child_trail(child_id: int) -> list[tuple[AccessEntry, frozenset[str]]]
                 role=r["role"],
                 action=r["action"],
                 reason=r["reason"],
+                subjects=frozenset(json.loads(r["subjects"])),
             ),
             frozenset(json.loads(r["subjects"])),
         )

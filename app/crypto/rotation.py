@@ -25,6 +25,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import And, Where
 from piccolo.table import Table
 
+from app.api.tables import API_ENCRYPTED
 from app.consent.tables import CONSENT_ENCRYPTED
 from app.crypto.keyring import REFRESH_SECONDS, Keyring, key_path, write_new_key
 from app.database import write_transaction
@@ -45,6 +46,7 @@ ROTATED_COLUMNS: dict[type[Table], tuple[str, ...]] = {
     **DISCLOSURE_ENCRYPTED,
     **CONSENT_ENCRYPTED,
     **FEED_ENCRYPTED,
+    **API_ENCRYPTED,
 }
 
 GRACE_SECONDS = 2 * REFRESH_SECONDS

@@ -218,8 +218,10 @@ class SessionMiddleware(ASGIMiddleware):
         state = scope["litestar_app"].state
         scope["auth"] = None
         scope["user"] = None
-        if scope["path"].startswith(("/static/", "/healthz", "/readyz")):
-            await next_app(scope, receive, send)  # no session lookup for assets and probes
+        if scope["path"].startswith(("/static/", "/healthz", "/readyz", "/api/")):
+            # No session for assets and probes, and none for the API: a cookie never authorises
+            # an API call (app/api/routes.py takes the client's secret instead).
+            await next_app(scope, receive, send)
             return
         cookie_name = session_cookie_name(state.settings.secure_cookies)
         token = _cookie(scope, cookie_name)

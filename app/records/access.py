@@ -176,7 +176,7 @@ async def open_record(
     viewer: Actor,
     reason: str,
     now: datetime,
-    quota: Quota,
+    quota: Quota | tuple[Quota, ...],
     session_id: int | None = None,
     *,
     breaking_glass: bool = False,
@@ -217,10 +217,14 @@ async def open_record(
         detail={"shielded": True, "break_glass": glass} if details.shielded else None,
     )
 
+    over: list[Quota] = []
+
     async def unit(tx: Tx) -> str:
         if still_allowed is not None and not await still_allowed(tx):
             return "ended"
-        if not await quotas.use(tx, quota, viewer, now):
+        refused = await quotas.use_all(tx, quota, viewer, now)
+        if refused is not None:
+            over.append(refused)
             return "quota"
         if breaking is not None:
             await _break_glass(tx, breaking, child_id, details.local_authority_id, viewer, reason, now)
@@ -243,7 +247,7 @@ async def open_record(
     if written == "ended":
         raise AccessEndedError()
     if written == "quota":
-        raise quotas.refused(quota, viewer, now)
+        raise quotas.refused(over[-1], viewer, now)
     base = RecordView(
         child_id=child_id,
         signpost_id=record.signpost_id,

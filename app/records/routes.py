@@ -14,8 +14,9 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Body, FromPath
 from litestar.response import Template
 
+from app.api.on_behalf import Person
+from app.api.web import actor as acting_actor
 from app.audit.labels import REASON_LABELS, VIEW_REASONS
-from app.audit.service import Actor
 from app.identity.service import PractitionerView, Role
 from app.identity.sessions import signed_in_with_role
 from app.records import access
@@ -62,11 +63,12 @@ async def open_record(
     if reason not in VIEW_REASONS:
         return _reason_page(child_id, error="Select why you are opening this record")
     session = request.scope.get("auth")
+    actor, person = await acting_actor(request, state)
     try:
         view = await access.open_record(
             state.keyring,
             child_id,
-            Actor.of(user),
+            actor,
             reason,
             state.clock(),
             _view_quota(state),
@@ -76,7 +78,7 @@ async def open_record(
         raise NotFoundException() from None  # deleted since it was shown
     except QuotaExceededError as exc:
         return quota_page(exc)
-    return _record_page(user, view, reason)
+    return _record_page(user, view, reason, person)
 
 
 def _view_quota(state: State) -> Quota:
@@ -99,7 +101,9 @@ def quota_page(
     return response
 
 
-def _record_page(user: PractitionerView, view: access.RecordView, reason: str) -> Template:
+def _record_page(
+    user: PractitionerView, view: access.RecordView, reason: str, on_behalf: Person | None = None
+) -> Template:
     return Template(
         "records/record.html",
         context={
@@ -110,6 +114,7 @@ def _record_page(user: PractitionerView, view: access.RecordView, reason: str) -
             "genders": GENDER_LABELS,
             "relationships": RELATIONSHIP_LABELS,
             "service_types": SERVICE_TYPE_LABELS,
+            "on_behalf": on_behalf,
         },
     )
 
@@ -161,7 +166,7 @@ async def break_glass(
         return _warning_page(child_id, "Select your reason and confirm you understand the warning")
     session = request.scope["auth"]
     now = state.clock()
-    actor = Actor.of(user)
+    actor, person = await acting_actor(request, state)
     quota = _view_quota(state)
     try:
         view = await access.open_record(
@@ -171,7 +176,7 @@ async def break_glass(
         raise NotFoundException() from None  # deleted since the warning was shown
     except QuotaExceededError as exc:
         return quota_page(exc)
-    return _record_page(user, view, reason)
+    return _record_page(user, view, reason, person)
 
 
 ROUTES = [reason_page, open_record, break_glass_page, break_glass]

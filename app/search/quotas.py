@@ -20,9 +20,10 @@ from app.search.tables import UsageCounter
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    kind: str  # "search" or "view"
+    kind: str  # "search" or "view"; "api_search" or "api_view" for an API client's own
     limit: int
     hourly: bool  # else daily
+    owner: str = ""  # whose uses count: the actor's ID unless named (e.g. "client:7")
 
 
 class QuotaExceededError(Exception):
@@ -34,7 +35,7 @@ class QuotaExceededError(Exception):
 
 def _key(quota: Quota, actor: Actor, now: datetime) -> tuple[str, datetime]:
     label, ends = counters.window(now, hourly=quota.hourly)
-    return f"{quota.kind}:{actor.id}:{label}", ends
+    return f"{quota.kind}:{quota.owner or actor.id}:{label}", ends
 
 
 def _retry_after(ends: datetime, now: datetime) -> int:
@@ -47,12 +48,13 @@ _refused: dict[str, datetime] = {}
 _REMEMBER_AT_MOST = 10_000
 
 
-def check(quota: Quota, actor: Actor, now: datetime) -> None:
+def check(quota: Quota | tuple[Quota, ...], actor: Actor, now: datetime) -> None:
     """Refuse early, without counting or reading the database, once this process has seen this
     window refused (spares the work of a search the quota will refuse anyway)."""
-    key, ends = _key(quota, actor, now)
-    if key in _refused:
-        raise QuotaExceededError(quota, _retry_after(ends, now))
+    for one in quota if isinstance(quota, tuple) else (quota,):
+        key, ends = _key(one, actor, now)
+        if key in _refused:
+            raise QuotaExceededError(one, _retry_after(ends, now))
 
 
 def refused(quota: Quota, actor: Actor, now: datetime) -> QuotaExceededError:
@@ -96,6 +98,15 @@ async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> bool:
             ],
         )
     return False
+
+
+async def use_all(tx: Tx, quota: Quota | tuple[Quota, ...], actor: Actor, now: datetime) -> Quota | None:
+    """Count one use against each quota in turn (:func:`use`); the first that refuses, if any
+    (the ones after it are not counted)."""
+    for one in quota if isinstance(quota, tuple) else (quota,):
+        if not await use(tx, one, actor, now):
+            return one
+    return None
 
 
 async def purge(now: datetime) -> None:

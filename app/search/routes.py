@@ -17,8 +17,9 @@ from litestar.params import Body
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
-from app.audit.service import Actor
-from app.identity.service import PractitionerView, Role
+from app.api.on_behalf import Person, acting_for
+from app.api.web import actor as acting_actor
+from app.identity.service import Role
 from app.identity.sessions import signed_in_with_role
 from app.records.codes import GENDER_LABELS
 from app.search import service
@@ -36,6 +37,7 @@ def _page(
     errors: dict[str, str] | None = None,
     found: service.Found | None = None,
     quota_refused: int | None = None,
+    on_behalf: Person | None = None,
 ) -> Template:
     """The whole page without htmx. With htmx: just the results when the form aimed its answer
     at them and has no errors to show; else the whole search area, retargeted to replace it."""
@@ -56,6 +58,7 @@ def _page(
             "gender_labels": GENDER_LABELS,
             "max_results": service.MAX_RESULTS,
             "quota_refused": quota_refused,
+            "on_behalf": on_behalf,
         },
     )
     response.headers["Vary"] = "HX-Request, HX-Target"  # the page and the fragments differ
@@ -68,23 +71,23 @@ def _page(
 
 
 @get("/search", guards=[signed_in_with_role], opt=SEARCHERS)
-async def search_page(request: Request[Any, Any, Any]) -> Template:
-    return _page(request)
+async def search_page(request: Request[Any, Any, Any], state: State) -> Template:
+    return _page(request, on_behalf=await acting_for(state.keyring, request.scope.get("auth")))
 
 
 @post("/search", guards=[signed_in_with_role], opt=SEARCHERS)
 async def search(request: Request[Any, Any, Any], state: State, data: FormData) -> Template:
-    user: PractitionerView = request.scope["user"]
     now = state.clock()
+    actor, person = await acting_actor(request, state)
     criteria, errors, values = service.criteria_from_form(data, now.date())
     if criteria is None:
-        return _page(request, status=400, values=values, errors=errors)
+        return _page(request, status=400, values=values, errors=errors, on_behalf=person)
     quota = Quota("search", state.settings.searches_per_hour, hourly=True)
     try:
-        found = await service.search(state.keyring, criteria, Actor.of(user), now, quota)
+        found = await service.search(state.keyring, criteria, actor, now, quota)
     except QuotaExceededError as exc:
-        return _page(request, status=429, values=values, quota_refused=exc.retry_after)
-    return _page(request, values=values, found=found)
+        return _page(request, status=429, values=values, quota_refused=exc.retry_after, on_behalf=person)
+    return _page(request, values=values, found=found, on_behalf=person)
 
 
 ROUTES = [search_page, search]

@@ -250,8 +250,11 @@ async def find(keyring: Keyring, criteria: Criteria) -> Found:
     return Found("success", len(matches), tuple(matches))
 
 
-async def search(keyring: Keyring, criteria: Criteria, actor: Actor, now: datetime, quota: Quota) -> Found:
-    """Run a search, count it against ``quota`` and audit it, in one write unit: one
+async def search(
+    keyring: Keyring, criteria: Criteria, actor: Actor, now: datetime, quota: Quota | tuple[Quota, ...]
+) -> Found:
+    """Run a search, count it against ``quota`` (each of them, if several) and audit it, in one
+    write unit: one
     ``record.search`` row (outcome, number of matches, the IDs returned) and one
     ``record.result_returned`` row per record shown. Past the quota nothing is shown or
     audited but the refusal: :class:`QuotaExceededError`."""
@@ -275,14 +278,15 @@ async def search(keyring: Keyring, criteria: Criteria, actor: Actor, now: dateti
         ),
     ]
 
-    async def unit(tx: Tx) -> bool:
-        allowed = await quotas.use(tx, quota, actor, now)
-        if allowed:
+    async def unit(tx: Tx) -> Quota | None:
+        over = await quotas.use_all(tx, quota, actor, now)
+        if over is None:
             await audit.append(tx, entries)
             unmatched = found.outcome in ("no_match", "too_many")
             await alerts.count_activity(tx, actor, now, seen=len(found.results), unmatched=unmatched)
-        return allowed
+        return over
 
-    if not await audit.write(unit):
-        raise quotas.refused(quota, actor, now)
+    over = await audit.write(unit)
+    if over is not None:
+        raise quotas.refused(over, actor, now)
     return found

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from app.api import on_behalf
+from app.api.tables import ApiClient
 from app.audit import service as audit
 from app.audit.labels import ACTION_LABELS, REASON_LABELS
 from app.audit.service import Actor, Entry
@@ -98,6 +100,10 @@ class AccessLine:
     role: str
     action: str
     reason: str
+    #: Made for someone without Signpost access: their name, role and organisation.
+    on_behalf_of: str = ""
+    #: Made through an organisation's case-management system (the API): the system's name.
+    through: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +139,37 @@ def _role(kind: str, role: str | None) -> str:
     return ROLE_LABELS[Role(role)] if role is not None and role in Role.__members__ else ""
 
 
-async def access_lines(entries: list[audit.AccessEntry]) -> list[AccessLine]:
+def _ids(entries: list[audit.AccessEntry], kind: str) -> set[int]:
+    prefix = kind + ":"
+    return {int(s[len(prefix) :]) for e in entries for s in e.subjects if s.startswith(prefix)}
+
+
+async def access_lines(entries: list[audit.AccessEntry], keyring: Keyring | None = None) -> list[AccessLine]:
+    """The citizen's lines; with ``keyring``, each names the person it was made for, if any."""
     names = await organisation_names({e.organisation_id for e in entries if e.organisation_id})
+    people = await on_behalf.people(keyring, _ids(entries, "on_behalf")) if keyring else {}
+    systems = {
+        r["id"]: r["name"]
+        for r in await ApiClient.select(ApiClient.id, ApiClient.name)
+        .where(ApiClient.id.is_in(sorted(_ids(entries, "api_client")) or [0]))
+        .run()
+    }
+
+    def behalf(entry: audit.AccessEntry) -> str:
+        for subject in entry.subjects:
+            kind, _, number = subject.partition(":")
+            if kind == "on_behalf" and int(number) in people:
+                person = people[int(number)]
+                return f"{person.name}, {person.role}, {person.organisation}"
+        return ""
+
+    def through(entry: audit.AccessEntry) -> str:
+        for subject in entry.subjects:
+            kind, _, number = subject.partition(":")
+            if kind == "api_client" and int(number) in systems:
+                return str(systems[int(number)])
+        return ""
+
     return [
         AccessLine(
             seq=e.seq,
@@ -143,6 +178,8 @@ async def access_lines(entries: list[audit.AccessEntry]) -> list[AccessLine]:
             role=_role(e.actor_kind, e.role),
             action=ACTION_LABELS.get(e.action, e.action),
             reason=REASON_LABELS.get(e.reason or "", ""),
+            on_behalf_of=behalf(e),
+            through=through(e),
         )
         for e in entries
     ]
@@ -201,14 +238,14 @@ async def build(keyring: Keyring, opened: Opened, today: date) -> Pack:
             education=None,
             gp=None,
             left_out_for_safety=False,
-            accesses=await access_lines(trail),
+            accesses=await access_lines(trail, keyring),
             retention="",
             retention_date=None,
             sources=[],
         )
     details = record.details
     hidden = await disclosure.exempt_subjects(record.id, today)
-    accesses = await access_lines(await audit.citizen_view(record.id, today, hidden))
+    accesses = await access_lines(await audit.citizen_view(record.id, today, hidden), keyring)
     retention, retention_date = _retention(details)
     if details.shielded and requester == RequesterKind.parent_carer:
         # A shielded child may be hiding from a parent: the pack says a record is held and who
@@ -222,7 +259,7 @@ async def build(keyring: Keyring, opened: Opened, today: date) -> Pack:
             education=None,
             gp=None,
             left_out_for_safety=True,
-            accesses=[replace(line, organisation="") for line in accesses],
+            accesses=[replace(line, organisation="", on_behalf_of="", through="") for line in accesses],
             retention=retention,
             retention_date=retention_date,
             sources=[],
@@ -337,6 +374,8 @@ def document(pack: Pack) -> dict[str, Any]:
                 "role": line.role,
                 "action": line.action,
                 "reason": line.reason,
+                "on_behalf_of": line.on_behalf_of or None,
+                "through_system": line.through or None,
             }
             for line in pack.accesses
         ],

@@ -13,11 +13,17 @@ from typing import Any
 
 import asyncpg
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.exceptions.http_exceptions import NotFoundException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from app.api.problems import ProblemError, problem_response, response_for, validation_problem
 from app.audit.service import AuditUnavailableError
 from app.identity.sessions import StepUpRequiredError
 
@@ -52,12 +58,8 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
 
 def error_response(request: Request[Any, Any, Any], status_code: int) -> Response[Any]:
     title, message = TITLES.get(status_code, TITLES[400] if status_code < 500 else TITLES[500])
-    if wants_json(request):
-        return Response(
-            content={"type": "about:blank", "title": title, "status": status_code},
-            status_code=status_code,
-            media_type="application/problem+json",
-        )
+    if wants_json(request):  # the API's own titles under /api/; the pages' elsewhere (key ceremonies)
+        return problem_response(status_code, title=None if request.url.path.startswith("/api/") else title)
     return Template(
         template_name="errors/error.html",
         context={"status_code": status_code, "title": title, "message": message},
@@ -67,6 +69,10 @@ def error_response(request: Request[Any, Any, Any], status_code: int) -> Respons
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ProblemError):  # the API's own, with its code and fields
+        return response_for(exc)
+    if isinstance(exc, ValidationException) and request.url.path.startswith("/api/"):
+        return response_for(validation_problem(exc))
     if not wants_json(request):  # people, not programs: send them where they can carry on
         if isinstance(exc, StepUpRequiredError):
             return Redirect(f"/step-up?next={exc.back}", status_code=303)  # a checked local path

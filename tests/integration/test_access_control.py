@@ -53,5 +53,9 @@ def test_every_non_public_route_is_guarded(app_factory: Any) -> None:
             "`POST /your-record/change/choose`",
             "`POST /your-record/change/confirm`",
             "`POST /your-record/receipt`",
+            # The API's description (docs/api.md), and the 404s of its document's router.
+            "`GET /api/v1/openapi.json`",
+            "`GET /api/v1/openapi.json/openapi.json`",
+            "`GET /api/v1/openapi.json/{path:str}`",
         ]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import socket
@@ -36,6 +37,8 @@ SUBCOMMANDS = [
     ["demo-feed"],
     ["backup"],
     ["restore"],
+    ["api-clients"],
+    ["api-clients", "register"],
 ]
 
 
@@ -383,3 +386,38 @@ def test_import_loads_the_demo_feed_and_rejects_a_bad_one_with_lines_and_columns
     assert_one_clear_line(
         signpost("import", "--source", "Bad Source", str(feed), env=env), "--source must be"
     )
+
+
+def test_api_clients_register_prints_a_secret_once_and_stores_only_its_hash(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    assert signpost("migrate", env=env).returncode == 0
+    made = signpost(
+        "users", "create", "--name", "Ada Okafor", "--email", "ada@riverside.example.org",
+        "--role", "practitioner", "--org", "Riverside Primary School", "--authority", "Northshire Council",
+        env=env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    registered = signpost(
+        "api-clients", "register", "--name", "Riverside MIS", "--org", "Riverside Primary School",
+        "--authority", "Northshire Council", env=env,
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    secret = registered.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"spk_[A-Za-z0-9_-]{43}", secret)
+    with sqlite3.connect(tmp_path / "signpost.sqlite3") as database:
+        stored = database.execute("SELECT name, secret_hash, created_by FROM api_client").fetchall()
+        audited = database.execute(
+            "SELECT actor_kind FROM audit_entry WHERE action = 'api_client.registered'"
+        )
+        assert audited.fetchall() == [("operator",)]
+    assert stored == [("Riverside MIS", hashlib.sha256(secret.encode()).hexdigest(), None)]
+    assert_one_clear_line(
+        signpost("api-clients", "register", "--name", "X", "--org", "Nowhere School", "--authority",
+                 "Northshire Council", env=env),
+        "no such organisation",
+    )  # fmt: skip
+    assert_one_clear_line(
+        signpost("api-clients", "register", "--name", "<b>", "--org", "Riverside Primary School",
+                 "--authority", "Northshire Council", env=env),
+        "--name must be",
+    )  # fmt: skip

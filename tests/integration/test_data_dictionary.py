@@ -8,6 +8,7 @@ from typing import Any
 
 from piccolo.columns import Bytea, Varchar
 
+from app.api.tables import API_ENCRYPTED, API_TABLES
 from app.consent.tables import CONSENT_ENCRYPTED, CONSENT_TABLES
 from app.database import AnyEngine
 from app.disclosure import codes as disclosure_codes
@@ -33,14 +34,23 @@ def dictionary_rows() -> dict[tuple[str, str], tuple[str, str]]:
 
 
 #: The tables the dictionary lists: the record store, subject access, police disclosure requests,
-#: consent past 18, and feeds with their review queue and shielding.
-DOCUMENTED_TABLES = [*TABLES, *SUBJECT_ACCESS_TABLES, *DISCLOSURE_TABLES, *CONSENT_TABLES, *FEED_TABLES]
+#: consent past 18, feeds with their review queue and shielding, and API clients and access on
+#: behalf of others.
+DOCUMENTED_TABLES = [
+    *TABLES,
+    *SUBJECT_ACCESS_TABLES,
+    *DISCLOSURE_TABLES,
+    *CONSENT_TABLES,
+    *FEED_TABLES,
+    *API_TABLES,
+]
 DOCUMENTED_ENCRYPTED = {
     **ENCRYPTED_COLUMNS,
     **SUBJECT_ACCESS_ENCRYPTED,
     **DISCLOSURE_ENCRYPTED,
     **CONSENT_ENCRYPTED,
     **FEED_ENCRYPTED,
+    **API_ENCRYPTED,
 }
 
 

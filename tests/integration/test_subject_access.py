@@ -500,6 +500,8 @@ async def test_the_pack_holds_every_field_and_every_access_not_withheld(
         "role": "Practitioner",
         "action": "Opened the record",
         "reason": "Assessment",
+        "on_behalf_of": None,
+        "through_system": None,
     }
     assert body["recipients"][-1]["action"] == "Subject access response read"
     assert "Ffion" not in json.dumps(body)

@@ -95,7 +95,12 @@ async def test_json_clients_get_problem_details(client: CheckedClient) -> None:
     response = await client.get("/api/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json() == {"type": "about:blank", "title": "Page not found", "status": 404}
+    assert response.json() == {
+        "type": "urn:signpost:problem:not_found",
+        "title": "There is no such resource, or it is not open to this practitioner",
+        "status": 404,
+        "code": "not_found",
+    }
     assert_security_headers(response.headers)
 
 

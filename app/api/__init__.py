@@ -1,0 +1,1 @@
+"""The case-management JSON API under ``/api/v1/`` and the clients that call it."""
