@@ -196,8 +196,8 @@ class Caller:
 async def caller(keyring: Keyring, client: ClientView, practitioner_id: int, now: datetime) -> Caller:
     """Check the practitioner ``client`` names. Unknown, of another organisation, inactive or in
     a role without search all answer ``practitioner_not_allowed`` alike (a client learns nothing
-    about other organisations' people); a key sign-in older than 12 hours, or none,
-    ``key_sign_in_required``."""
+    about other organisations' people); a key sign-in older than 12 hours, none, or one from
+    before their keys last changed, ``key_sign_in_required``."""
     practitioner = await load_practitioner(keyring, practitioner_id, count_keys=False)
     if (
         practitioner is None
@@ -206,6 +206,12 @@ async def caller(keyring: Keyring, client: ClientView, practitioner_id: int, now
         or practitioner.role not in API_ROLES
     ):
         raise CallerRefusedError("practitioner_not_allowed")
-    if practitioner.last_login_at is None or practitioner.last_login_at < now - KEY_SIGN_IN_WITHIN:
+    signed_in = practitioner.last_login_at
+    if (
+        signed_in is None
+        or signed_in < now - KEY_SIGN_IN_WITHIN
+        # A key added or taken away since (perhaps a lost one): sign in again with a key they hold.
+        or (practitioner.keys_changed_at is not None and practitioner.keys_changed_at > signed_in)
+    ):
         raise CallerRefusedError("key_sign_in_required")
     return Caller(client, practitioner)

@@ -100,28 +100,43 @@ def response_for(exc: ProblemError) -> Response[Any]:
     )
 
 
-_KEY = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)")
+_PATH = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)")
+_REQUIRED = re.compile(r"missing required field `([A-Za-z_][A-Za-z0-9_]*)`")
+
+#: What a decoder's complaint means, in fixed words: the decoder's own message can quote what
+#: was sent (an enum value, an unknown member's name), and nothing sent may come back.
+_MEANINGS = (
+    ("unknown field", "has a member this operation does not take"),
+    ("missing required field", "is required"),
+    ("invalid enum value", "is not one of the allowed values"),
+    ("length", "is too long or too short"),
+    ("date", "is not a date like 2014-02-28"),
+    ("expected", "has the wrong type"),
+    ("malformed", "is not valid JSON"),
+)
 
 
-def _sanitise(message: str) -> str:
-    """A decoder's message without any quoted value of the caller's (enum values, keys)."""
-    text = re.sub(r"\s*-\s*at\s*`[^`]*`", "", message)
-    text = re.sub(r"'[^']*'", "a value", text)
-    return text[:200] or "Not valid"
+def _field_error(message: str, key: str, known_fields: frozenset[str]) -> FieldError:
+    """One decoder complaint as a field and a fixed detail. The field is named only when it is
+    one of the operation's own members (never a name the caller made up)."""
+    lowered = message.lower()
+    detail = next((meaning for words, meaning in _MEANINGS if words in lowered), "is not valid")
+    required = _REQUIRED.search(message)
+    path = _PATH.search(message)
+    name = required.group(1) if required else path.group(1) if path else key
+    field = name if name in known_fields and "unknown field" not in lowered else "body"
+    return FieldError(field=field, detail=detail)
 
 
-def validation_problem(exc: ValidationException) -> ProblemError:
-    """Litestar's 400 (a body or parameter that does not decode) as problem details."""
+def validation_problem(exc: ValidationException, known_fields: frozenset[str] = frozenset()) -> ProblemError:
+    """Litestar's 400 (a body or parameter that does not decode) as problem details naming the
+    fields at fault (``known_fields``: the operation's own member names), echoing nothing."""
     errors: list[FieldError] = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
-        if not isinstance(item, dict):
-            continue
-        message = str(item.get("message", ""))
-        key = str(item.get("key") or "")
-        if not key:
-            found = _KEY.search(message)
-            key = found.group(1) if found else "body"
-        errors.append(FieldError(field=key[:60], detail=_sanitise(message)))
+        if isinstance(item, dict):
+            errors.append(
+                _field_error(str(item.get("message", "")), str(item.get("key") or ""), known_fields)
+            )
     if not errors:
         errors.append(FieldError(field="body", detail="Send a JSON object as this operation describes"))
     return ProblemError(400, "invalid_request", errors=errors)

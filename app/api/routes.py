@@ -95,7 +95,7 @@ async def api_caller(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
             "api.refused",
             audit.anonymous(client.local_authority_id),
             at=now,
-            subjects=[f"api_client:{client.id}"],
+            subjects=[f"api_client:{client.id}", f"practitioner:{int(raw)}"],
             outcome="refused",
             detail={"why": exc.code},
         )
@@ -276,12 +276,19 @@ async def api_open_record(
     on_behalf_of: OnBehalfOf,
 ) -> RecordResponse:
     """The contact view, audited with the reason. A shielded record gives only its
-    identifiers and the local Signpost team (``restricted``); break-glass is web-only."""
+    identifiers and the local Signpost team (``restricted``), whoever calls (the team's full view
+    and break-glass are web-only); a sensitive service someone else recorded is ``hidden``."""
     caller = _caller(request)
     await _openable(caller, state, record_id)
     try:
         view = await access.open_record(
-            state.keyring, record_id, caller.actor, data.reason, state.clock(), _quotas(state, caller, "view")
+            state.keyring,
+            record_id,
+            caller.actor,
+            data.reason,
+            state.clock(),
+            _quotas(state, caller, "view"),
+            team_view=False,  # the team's full view of shielded records stays on the web
         )
     except RecordNotFoundError:
         raise ProblemError(404) from None
@@ -340,12 +347,9 @@ async def api_end_involvement(
     involvement_id: Annotated[int, Parameter(description="An involvement you recorded", gt=0)],
     on_behalf_of: OnBehalfOf,
 ) -> InvolvementResponse:
-    """Only an involvement this practitioner recorded; one already ended answers 409."""
+    """Only an involvement this practitioner recorded; one already ended answers 409 (even
+    once ending it has closed the practitioner's access to the record)."""
     caller = _caller(request)
-    authority = await _openable(caller, state, record_id)
-    now = state.clock()
-    if await involvement.end(record_id, authority, involvement_id, caller.actor, now.date(), now):
-        return InvolvementResponse(involvement_id=involvement_id, record_id=record_id, end_date=now.date())
     ended = (
         await Involvement.exists()
         .where(
@@ -358,6 +362,10 @@ async def api_end_involvement(
     )
     if ended:
         raise ProblemError(409, "already_ended", "This involvement has already ended")
+    authority = await _openable(caller, state, record_id)
+    now = state.clock()
+    if await involvement.end(record_id, authority, involvement_id, caller.actor, now.date(), now):
+        return InvolvementResponse(involvement_id=involvement_id, record_id=record_id, end_date=now.date())
     raise ProblemError(404)
 
 

@@ -144,3 +144,9 @@ class InvolvementResponse(msgspec.Struct, frozen=True):
     involvement_id: int
     record_id: int
     end_date: date | None
+
+
+#: Every member name the operations take (path parameters too): the only names a 400 may repeat.
+REQUEST_FIELDS = frozenset(
+    name for struct in (SearchRequest, ViewRequest, InvolvementRequest) for name in struct.__struct_fields__
+) | {"record_id", "involvement_id"}

@@ -11,6 +11,7 @@ the practitioner for that named person. A new sign-in starts without it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -26,6 +27,7 @@ from app.audit.service import Actor
 from app.database import Tx
 from app.identity.service import PractitionerView, Role
 from app.identity.sessions import SessionState, signed_in_with_role
+from app.identity.tables import ShieldOverride
 from app.records.ids import row_ids
 from app.records.validation import is_name, is_org_text, is_telephone
 
@@ -68,6 +70,20 @@ def _page(
     )
 
 
+async def _end(tx: Tx, user: PractitionerView, session: SessionState, now: datetime) -> None:
+    """End whatever the session acts on behalf of (audited), and drop any break-glass override
+    the session made: an override given for one purpose does not carry over to another person's."""
+    ended = await tx.run(
+        OnBehalfOf.update({OnBehalfOf.ended_at: now})
+        .where((OnBehalfOf.session_id == session.id) & OnBehalfOf.ended_at.is_null())
+        .returning(OnBehalfOf.id)
+    )
+    await tx.run(ShieldOverride.delete().where(ShieldOverride.session == session.id))
+    if ended:
+        subjects = tuple(f"on_behalf:{r['id']}" for r in ended)
+        await audit.append(tx, [audit.Entry("on_behalf.ended", Actor.of(user), now, subjects=subjects)])
+
+
 @get("/on-behalf", guards=[signed_in_with_role], opt=SEARCHERS)
 async def on_behalf_page(request: Request[Any, Any, Any], state: State) -> Template:
     return _page(await acting_for(state.keyring, request.scope.get("auth")))
@@ -91,11 +107,7 @@ async def start_on_behalf(
     }
 
     async def unit(tx: Tx) -> None:
-        await tx.run(
-            OnBehalfOf.update({OnBehalfOf.ended_at: now}).where(
-                (OnBehalfOf.session_id == session.id) & OnBehalfOf.ended_at.is_null()
-            )
-        )
+        await _end(tx, user, session, now)
         await tx.run(
             OnBehalfOf.insert(
                 OnBehalfOf(
@@ -123,14 +135,7 @@ async def end_on_behalf(request: Request[Any, Any, Any], state: State) -> Redire
     now = state.clock()
 
     async def unit(tx: Tx) -> None:
-        ended = await tx.run(
-            OnBehalfOf.update({OnBehalfOf.ended_at: now})
-            .where((OnBehalfOf.session_id == session.id) & OnBehalfOf.ended_at.is_null())
-            .returning(OnBehalfOf.id)
-        )
-        if ended:
-            subjects = tuple(f"on_behalf:{r['id']}" for r in ended)
-            await audit.append(tx, [audit.Entry("on_behalf.ended", Actor.of(user), now, subjects=subjects)])
+        await _end(tx, user, session, now)
 
     await audit.write(unit)
     return Redirect("/search", status_code=303)

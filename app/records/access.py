@@ -183,6 +183,7 @@ async def open_record(
     action: str = "record.view",
     subjects: tuple[str, ...] = (),
     still_allowed: Callable[[Tx], Awaitable[bool]] | None = None,
+    team_view: bool = True,
 ) -> RecordView:
     """Decrypt the record for ``viewer``, count the view against ``quota`` and audit it with
     ``reason`` (a code from ``REASON_LABELS``), in one write unit with any shielded-access
@@ -196,13 +197,16 @@ async def open_record(
 
     A view under a police disclosure is audited as ``action`` against ``subjects`` (the
     request), and ``still_allowed`` is checked inside the same unit, so a grant revoked or
-    expired a moment before shows nothing: :class:`AccessEndedError`."""
+    expired a moment before shows nothing: :class:`AccessEndedError`.
+
+    ``team_view=False`` (the API): the Signpost team's full view of shielded records and
+    sensitive services is not given; a team member sees what any practitioner sees."""
     quotas.check(quota, viewer, now)
     record = await load_child(keyring, child_id)
     details = record.details
     rows = await LocalAuthority.select().where(LocalAuthority.id == details.local_authority_id).run()
     authority = rows[0]
-    team = viewer.role == "la_admin" and viewer.authority_id == details.local_authority_id
+    team = team_view and viewer.role == "la_admin" and viewer.authority_id == details.local_authority_id
     breaking = session_id if breaking_glass and details.shielded and not team else None  # its session
     glass = details.shielded and not team and (breaking is not None or await overridden(session_id, child_id))
     restricted = details.shielded and not team and not glass

@@ -82,7 +82,7 @@ async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> bool:
             authority_id=actor.authority_id,
             at=now,
             dedupe_key=key,
-            practitioner_id=actor.id,
+            practitioner_id=None if quota.owner else actor.id,  # a client's quota: not one person's
             tx=tx,
         )
         await audit.append(
@@ -102,10 +102,15 @@ async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> bool:
 
 async def use_all(tx: Tx, quota: Quota | tuple[Quota, ...], actor: Actor, now: datetime) -> Quota | None:
     """Count one use against each quota in turn (:func:`use`); the first that refuses, if any
-    (the ones after it are not counted)."""
+    (the ones after it are not counted, and the ones before it are given back)."""
+    counted: list[Quota] = []
     for one in quota if isinstance(quota, tuple) else (quota,):
         if not await use(tx, one, actor, now):
+            for earlier in counted:  # a refused call uses none of the other allowances
+                key, ends = _key(earlier, actor, now)
+                await counters.add(tx, key, ends, amount=-1)
             return one
+        counted.append(one)
     return None
 
 

@@ -117,7 +117,7 @@ async def _request_page(
             "matched_id": format_signpost_id(matched.signpost_id) if matched else "",
             "matched_age": service.age_on(born, today) if born else None,
             "candidates": [(c, format_signpost_id(c.signpost_id)) for c in candidates],
-            "lines": await pack.officer_lines(matched.id, today) if matched else [],
+            "lines": await pack.officer_lines(matched.id, today, state.keyring) if matched else [],
             "needs_competence": service.needs_competence(found, born, today),
             "blockers": service.release_blockers(found, born, today),
             "may_refuse": found.status == Status.received

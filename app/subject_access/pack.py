@@ -409,7 +409,7 @@ class OfficerLine:
     review_on: date | None  # until when; None for a police request not yet decided
 
 
-async def officer_lines(child_id: int, today: date) -> list[OfficerLine]:
+async def officer_lines(child_id: int, today: date, keyring: Keyring | None = None) -> list[OfficerLine]:
     """Every access to the child, with the withholding in force on each (if any): the privacy
     officer's own, or a police disclosure's that its approver recorded."""
     trail = await audit.child_trail(child_id)
@@ -440,7 +440,7 @@ async def officer_lines(child_id: int, today: date) -> list[OfficerLine]:
             return OfficerLine(line, None, why.why, why.until)
         return OfficerLine(line, None, "", None)
 
-    return [line_of(line) for line in await access_lines(entries)]
+    return [line_of(line) for line in await access_lines(entries, keyring)]
 
 
 def _withholding_entry(

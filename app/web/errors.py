@@ -24,6 +24,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from app.api.problems import ProblemError, problem_response, response_for, validation_problem
+from app.api.schemas import REQUEST_FIELDS
 from app.audit.service import AuditUnavailableError
 from app.identity.sessions import StepUpRequiredError
 
@@ -72,7 +73,7 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     if isinstance(exc, ProblemError):  # the API's own, with its code and fields
         return response_for(exc)
     if isinstance(exc, ValidationException) and request.url.path.startswith("/api/"):
-        return response_for(validation_problem(exc))
+        return response_for(validation_problem(exc, REQUEST_FIELDS))
     if not wants_json(request):  # people, not programs: send them where they can carry on
         if isinstance(exc, StepUpRequiredError):
             return Redirect(f"/step-up?next={exc.back}", status_code=303)  # a checked local path
@@ -84,6 +85,14 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         if value:
             response.headers[name] = value
     return response
+
+
+def too_deep_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """JSON nested deeper than the decoder can follow (``[[[[...]]]]``): bad input, not a fault."""
+    log.info("request.too_deep on %s %s", request.method, request.url.path)
+    if request.url.path.startswith("/api/"):
+        return response_for(validation_problem(ValidationException(extra=[{"message": "JSON is malformed"}])))
+    return error_response(request, 400)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -194,6 +203,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     NotAuthorizedException: http_exception_handler,
     PermissionDeniedException: http_exception_handler,
     AuditUnavailableError: audit_unavailable_handler,
+    RecursionError: too_deep_handler,
     **dict.fromkeys(DATABASE_ERRORS, database_unavailable_handler),
     Exception: internal_error_handler,
 }

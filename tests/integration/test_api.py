@@ -377,6 +377,17 @@ async def test_errors_are_problem_details_naming_the_field_and_echoing_nothing(
         "invalid_request",
     )
     assert "script" not in json.dumps(enum)
+    named = await call(web, "/search", secret, person, {**SEARCH, "gender": "Zoe O'Brien born 28/02/2014"})
+    assert "Brien" not in json.dumps(problem(named, 400, "invalid_request"))
+    key_named = await call(web, "/search", secret, person, {**SEARCH, "Zoe_OBrien_nhs_4857773456": 1})
+    body = problem(key_named, 400, "invalid_request")
+    assert "4857773456" not in json.dumps(body)
+    assert body["errors"][0]["field"] == "body"
+    deep = b"[" * 5000 + b"]" * 5000
+    nested = await web.post(
+        "/api/v1/search", content=deep, headers={**auth, "content-type": "application/json"}
+    )
+    problem(nested, 400, "invalid_request")
     too_few = problem(
         await call(web, "/search", secret, person, {"family_name": "Smith", "date_of_birth": "2014-02-28"}),
         422,
@@ -420,11 +431,17 @@ async def test_errors_are_problem_details_naming_the_field_and_echoing_nothing(
 async def test_api_quotas_count_against_the_named_practitioner_and_against_the_client(
     app_factory: Any, data_dir: Path, db_url: Any, keyring: Keyring, clock: FakeClock
 ) -> None:
+    from app.search.tables import UsageCounter
+
     settings = dev_settings_for(
-        data_dir, db_url, SIGNPOST_QUOTA_SEARCHES_PER_HOUR="2", SIGNPOST_QUOTA_API_SEARCHES_PER_HOUR="3"
+        data_dir,
+        db_url,
+        SIGNPOST_QUOTA_SEARCHES_PER_HOUR="2",
+        SIGNPOST_QUOTA_API_SEARCHES_PER_HOUR="3",
+        SIGNPOST_QUOTA_API_VIEWS_PER_DAY="1",
     )
     async with CheckedClient(app=app_factory(settings=settings, clock=clock), base_url=ORIGIN) as web:
-        ada, _, secret = await setup(web, keyring, clock)
+        ada, child, secret = await setup(web, keyring, clock)
         cy = await signed_in(web, keyring, clock, "cy@riverside.example.org")
         for _ in range(2):
             assert (await call(web, "/search", secret, ada, SEARCH)).status_code == 200
@@ -434,6 +451,14 @@ async def test_api_quotas_count_against_the_named_practitioner_and_against_the_c
         assert (await call(web, "/search", secret, cy, SEARCH)).status_code == 200  # the client's 3rd
         shared = await call(web, "/search", secret, cy, SEARCH)  # Cy's 2nd, the client's 4th
         problem(shared, 429, "api_search_quota_used")
+        # The call the client's quota refused used none of Cy's own allowance.
+        [cy_count] = await UsageCounter.select().where(UsageCounter.key.like(f"search:{cy.id}:%")).run()
+        assert cy_count["uses"] == 1
+
+        view = {"reason": "assessment"}
+        assert (await call(web, f"/records/{child.id}/views", secret, ada, view)).status_code == 200
+        problem(await call(web, f"/records/{child.id}/views", secret, ada, view), 429, "api_view_quota_used")
+
         clock.advance(hours=1)
         await (
             Practitioner.update({Practitioner.last_login_at: clock.now})
@@ -447,7 +472,9 @@ async def test_the_committed_openapi_document_is_the_one_served(web: CheckedClie
     served = await web.get("/api/v1/openapi.json")
     assert served.status_code == 200
     committed = json.loads((DOCS / "openapi.json").read_text(encoding="utf-8"))
-    assert served.json() == committed, "run: python -m scripts.openapi to write docs/openapi.json again"
+    assert served.json() == committed, (
+        "run .venv/bin/python scripts/openapi.py to write docs/openapi.json again"
+    )
     operations = {
         (method, path)
         for path, item in committed["paths"].items()
@@ -547,3 +574,92 @@ async def test_a_practitioner_searches_and_views_on_behalf_of_a_named_person_and
         ("", ""),
         ("", "Riverside MIS"),
     ]
+
+
+async def test_a_signpost_team_member_sees_the_restricted_view_of_a_shielded_record_through_the_api(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    from msgspec.structs import replace
+
+    web.cookies.clear()
+    team, _ = await signed_in_as(
+        web,
+        keyring,
+        clock.now,
+        ORIGIN,
+        Role.la_admin,
+        "team@northshire.example.org",
+        organisation="Northshire Signpost team",
+    )
+    web.cookies.clear()
+    child = await create_child(keyring, replace(child_details(team.authority_id), shielded=True))
+    _, secret = await client_for(team, clock, "Signpost team tools")
+    found = await call(web, "/search", secret, team, SEARCH)
+    assert found.json()["results"][0]["town"] is None
+    opened = await call(web, f"/records/{child.id}/views", secret, team, {"reason": "assessment"})
+    assert opened.status_code == 200
+    record = opened.json()
+    assert record["restricted"] is True
+    assert record["address"] is None
+    assert record["carers"] == []
+    assert record["services"] == []
+
+
+async def test_an_ended_involvement_answers_409_after_access_closed_and_a_key_change_needs_a_new_sign_in(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    person, child, secret = await setup(web, keyring, clock)
+    await call(web, "/search", secret, person, SEARCH)
+    added = await call(web, f"/records/{child.id}/involvements", secret, person, INVOLVEMENT)
+    path = f"/records/{child.id}/involvements/{added.json()['involvement_id']}/end"
+    assert (await call(web, path, secret, person, None)).status_code == 200
+    clock.advance(days=2)  # the search no longer opens the record, and the involvement has ended
+    await (
+        Practitioner.update({Practitioner.last_login_at: clock.now}).where(Practitioner.id == person.id).run()
+    )
+    problem(
+        await call(web, f"/records/{child.id}/views", secret, person, {"reason": "assessment"}),
+        404,
+        "not_found",
+    )
+    problem(await call(web, path, secret, person, None), 409, "already_ended")
+
+    clock.advance(minutes=1)
+    await (
+        Practitioner.update({Practitioner.keys_changed_at: clock.now})
+        .where(Practitioner.id == person.id)
+        .run()
+    )
+    problem(await call(web, "/search", secret, person, SEARCH), 403, "key_sign_in_required")
+    refused = (await AuditEntry.select().where(AuditEntry.action == "api.refused").run())[-1]
+    assert f"practitioner:{person.id}" in json.loads(refused["subjects"])
+
+
+async def test_acting_for_someone_new_ends_the_last_person_and_any_break_glass_override(
+    web: CheckedClient, keyring: Keyring, clock: FakeClock
+) -> None:
+    from app.api.tables import OnBehalfOf
+    from app.identity.tables import Session, ShieldOverride
+
+    web.cookies.clear()
+    ada, _ = await signed_in_as(
+        web, keyring, clock.now, ORIGIN, Role.practitioner, "ada@riverside.example.org"
+    )
+    token = {"_csrf_token": web.cookies["csrftoken"]}
+    [session] = await Session.select(Session.id).where(Session.practitioner == ada.id).run()
+    await ShieldOverride.insert(ShieldOverride(session=session["id"], child_id=1, granted_at=clock.now)).run()
+    first = {
+        "name": "Jo Bloggs",
+        "organisation": "Little Stars",
+        "role": "Childminder",
+        "telephone": "01632 960 555",
+    }
+    second = {**first, "name": "Sam Lee"}
+    await web.post("/on-behalf", data={**token, **first})
+    assert await ShieldOverride.count().run() == 0  # an override does not carry over to Jo's purpose
+    await web.post("/on-behalf", data={**token, **second})
+    rows = await OnBehalfOf.select().order_by(OnBehalfOf.id).run()
+    assert [r["ended_at"] is None for r in rows] == [False, True]
+    ended = await AuditEntry.select().where(AuditEntry.action == "on_behalf.ended").run()
+    assert [json.loads(r["subjects"]) for r in ended] == [[f"on_behalf:{rows[0]['id']}"]]
+    assert "acting on behalf of Sam Lee" in (await web.get("/search")).text
