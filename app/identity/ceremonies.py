@@ -32,7 +32,10 @@ from webauthn.helpers import (
     parse_registration_credential_json,
 )
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+
+# Every error py_webauthn raises for a response it cannot accept (a malformed structure included)
+# derives from WebAuthnException: the browser's JSON is untrusted input.
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.parse_authentication_credential_json import parse_authentication_credential_json
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
@@ -127,7 +130,7 @@ def verify_registration(settings: Settings, response: dict[str, Any], challenge:
             if settings.attestation_roots
             else None,
         )
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise CeremonyRefusedError(f"registration: {exc}", "bad_registration") from None
     if not settings.allow_none_attestation:
         statement = parse_attestation_object(verified.attestation_object).att_stmt
@@ -174,7 +177,7 @@ def authentication_options(
 def credential_id_of(response: dict[str, Any]) -> bytes:
     try:
         return bytes(parse_authentication_credential_json(response).raw_id)
-    except (ValueError, KeyError, TypeError, InvalidAuthenticationResponse) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise CeremonyRefusedError(f"login: malformed response: {exc}", "malformed") from None
 
 
@@ -204,7 +207,7 @@ def verify_assertion(
             credential_current_sign_count=0,
             require_user_verification=True,
         )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise CeremonyRefusedError(f"login: {exc}", "bad_assertion") from None
     if verified.credential_backed_up and not settings.allow_none_attestation:
         raise CeremonyRefusedError("login: credential is now backed up", "synced_key")

@@ -40,7 +40,7 @@ from tests.pagecheck import CheckedClient
 CASES = int(os.environ.get("SIGNPOST_FORM_FUZZ_CASES", "5"))
 ORIGIN = "http://testserver.local"
 #: Handlers that are not forms: the key ceremonies (JSON, fuzzed by their own tests) and signing out.
-NOT_FORMS = ("/auth/", "/logout")
+NOT_FORMS = ("/auth/", "/logout", "/api/")
 PLAIN = [
     "action",
     "agrees",
