@@ -336,6 +336,21 @@ def _libpq_environment(dsn: str) -> dict[str, str]:
     return env
 
 
+def supersede_checkpoints(checkpoint_dir: Path, restored_rows: int, now: datetime) -> tuple[Path | None, int]:
+    """Move the checkpoints that sign more rows than the restored trail holds into
+    ``superseded-<UTC time>/`` beside them (kept: they prove what the restore lost), so that new
+    rows can follow the restored trail. Returns that directory (None if nothing moved) and the
+    most rows any moved checkpoint signed."""
+    newer = [(size, path) for size, path in checkpoints.files(checkpoint_dir) if size > restored_rows]
+    if not newer:
+        return None, restored_rows
+    aside = checkpoint_dir / f"superseded-{now.strftime('%Y%m%dT%H%M%SZ')}"
+    aside.mkdir(mode=0o700)
+    for _, path in newer:
+        path.rename(aside / path.name)
+    return aside, max(size for size, _ in newer)
+
+
 async def verify_restored(settings: Settings, keyring: Keyring, manifest: Manifest) -> Verification:
     """Check the database now in use against the manifest, the keys and the checkpoints."""
     started = time.monotonic()

@@ -929,8 +929,14 @@ def backup_command(destination: Path) -> None:
 @main.command("restore")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--replace", is_flag=True, help="Restore over a database that holds records.")
+@click.option(
+    "--supersede-newer-checkpoints",
+    is_flag=True,
+    help="The backup is older than the newest signed checkpoint (a restore after a loss): move the "
+    "checkpoints beyond it aside, report the rows lost, and verify against the rest.",
+)
 @operator_errors
-def restore_command(source: Path, replace: bool) -> None:
+def restore_command(source: Path, replace: bool, supersede_newer_checkpoints: bool) -> None:
     """Put the backup in SOURCE in place of the database, then verify it: row counts against
     the manifest, every encrypted field against the keys, and the audit chain against the
     signed checkpoints. Exit 0 only if all of it holds. Stop the service first."""
@@ -940,8 +946,16 @@ def restore_command(source: Path, replace: bool) -> None:
     keyring = open_keyring(settings)
     started = time.monotonic()
 
+    superseded: list[tuple[Path | None, int]] = []
+
     async def go() -> tuple[Any, Any]:
         manifest = await backup.restore(settings, keyring, source, replace=replace)
+        if supersede_newer_checkpoints:
+            superseded.append(
+                backup.supersede_checkpoints(
+                    settings.checkpoint_dir, manifest.audit_head_seq, datetime.now(UTC)
+                )
+            )
         engine = await _connect(settings)
         try:
             state = await database.migration_state()
@@ -962,6 +976,13 @@ def restore_command(source: Path, replace: bool) -> None:
     click.echo(
         f"Restored the backup of {manifest.made_at} in {time.monotonic() - started - result.seconds:.1f} s."
     )
+    for aside, signed in superseded:
+        if aside is not None:
+            click.echo(
+                f"The audit trail had reached at least row {signed:,}; the backup ends at row "
+                f"{manifest.audit_head_seq:,}, so at least {signed - manifest.audit_head_seq:,} audited "
+                f"action(s) since the backup are lost. The checkpoints that prove it are kept in {aside}."
+            )
     click.echo(
         f"Verified in {result.seconds:.1f} s: {result.counts_checked} tables' row counts, "
         f"{result.fields_decrypted:,} encrypted fields, audit trail of {result.audit_rows:,} rows "
@@ -970,5 +991,11 @@ def restore_command(source: Path, replace: bool) -> None:
     if not result.ok:
         for problem in result.problems:
             click.echo(f"  problem: {problem}", err=True)
+        if not supersede_newer_checkpoints and any("checkpoint" in p for p in result.problems):
+            click.echo(
+                "  If the backup is older than the newest checkpoint (a restore after a loss), run "
+                "again with --replace --supersede-newer-checkpoints.",
+                err=True,
+            )
         fail("the restored database did not verify")
     click.echo("Everything matches the backup.")

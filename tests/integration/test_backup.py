@@ -83,7 +83,7 @@ def test_restore_refuses_to_overwrite_records_without_replace(
     assert replaced.returncode == 0, replaced.stderr
 
 
-def test_a_backup_older_than_the_newest_checkpoint_does_not_verify(
+def test_a_backup_older_than_the_newest_checkpoint_fails_until_its_newer_checkpoints_are_superseded(
     deployment: dict[str, str], tmp_path: Path
 ) -> None:
     assert signpost("backup", str(tmp_path / "backup"), env=deployment).returncode == 0
@@ -97,6 +97,27 @@ def test_a_backup_older_than_the_newest_checkpoint_does_not_verify(
     restored = signpost("restore", "--replace", str(tmp_path / "backup"), env=deployment)
     assert restored.returncode == 1
     assert "audit trail" in restored.stderr  # the checkpoints prove rows are missing
+    assert "--supersede-newer-checkpoints" in restored.stderr
+
+    # A restore after a loss: the newer checkpoints move aside (kept), the loss is reported, and
+    # the restored trail verifies and carries on.
+    accepted = signpost(
+        "restore", "--replace", "--supersede-newer-checkpoints", str(tmp_path / "backup"), env=deployment
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    assert "audited action(s) since the backup are lost" in accepted.stdout
+    aside = list(Path(deployment["SIGNPOST_DATA_DIR"]).rglob("superseded-*"))
+    assert len(aside) == 1
+    assert list(aside[0].iterdir())  # the checkpoint that proves the loss is kept
+    later = signpost(
+        "users", "create", "--name", "Cy Dee", "--email", "cy@riverside.example.org", "--role",
+        "practitioner", "--org", "Riverside Primary School", "--authority", "Northshire Council",
+        env=deployment,
+    )  # fmt: skip
+    assert later.returncode == 0
+    assert signpost("audit", "checkpoint", env=deployment).returncode == 0
+    verified = signpost("audit", "verify", env=deployment)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_a_tampered_or_incomplete_sqlite_backup_does_not_verify(tmp_path: Path) -> None:
