@@ -17,6 +17,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from app.api.tables import ApiClient
 from app.audit import service as audit
@@ -93,12 +94,14 @@ async def register(
     return client_id, secret
 
 
-async def rotate(client_id: int, authority_id: int, actor: Actor, now: datetime) -> str:
-    """A new secret for a live client; the old one stops working when this commits."""
-    secret = new_secret()
+async def _change_live(
+    client_id: int, authority_id: int, values: dict[Any, Any], action: str, actor: Actor, now: datetime
+) -> None:
+    """Change a live client of ``authority_id`` and audit it as ``action``, in one transaction;
+    :class:`ClientNotFoundError` if there is none (another authority's, or revoked)."""
     async with write_transaction(ApiClient._meta.db):
         changed = (
-            await ApiClient.update({ApiClient.secret_hash: secret_hash(secret), ApiClient.rotated_at: now})
+            await ApiClient.update(values)
             .where(
                 (ApiClient.id == client_id)
                 & (ApiClient.local_authority_id == authority_id)
@@ -109,26 +112,20 @@ async def rotate(client_id: int, authority_id: int, actor: Actor, now: datetime)
         )
         if not changed:
             raise ClientNotFoundError()
-        await audit.record("api_client.rotated", actor, at=now, subjects=[f"api_client:{client_id}"])
+        await audit.record(action, actor, at=now, subjects=[f"api_client:{client_id}"])
+
+
+async def rotate(client_id: int, authority_id: int, actor: Actor, now: datetime) -> str:
+    """A new secret for a live client; the old one stops working when this commits."""
+    secret = new_secret()
+    values = {ApiClient.secret_hash: secret_hash(secret), ApiClient.rotated_at: now}
+    await _change_live(client_id, authority_id, values, "api_client.rotated", actor, now)
     return secret
 
 
 async def revoke(client_id: int, authority_id: int, actor: Actor, now: datetime) -> None:
     """End a client for good: its secret stops working when this commits."""
-    async with write_transaction(ApiClient._meta.db):
-        changed = (
-            await ApiClient.update({ApiClient.revoked_at: now})
-            .where(
-                (ApiClient.id == client_id)
-                & (ApiClient.local_authority_id == authority_id)
-                & ApiClient.revoked_at.is_null()
-            )
-            .returning(ApiClient.id)
-            .run()
-        )
-        if not changed:
-            raise ClientNotFoundError()
-        await audit.record("api_client.revoked", actor, at=now, subjects=[f"api_client:{client_id}"])
+    await _change_live(client_id, authority_id, {ApiClient.revoked_at: now}, "api_client.revoked", actor, now)
 
 
 def _view(row: dict[str, object], organisation_name: str) -> ClientView:
