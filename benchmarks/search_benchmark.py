@@ -40,8 +40,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -175,6 +177,18 @@ async def healthz_rate(base: str, seconds: float = 5.0, concurrency: int = 16) -
     return done / seconds
 
 
+async def open_loop(one: Callable[[int], Coroutine[Any, Any, None]], rate: float, seconds: float) -> None:
+    """Start ``one(n)`` every 1/rate seconds for ``seconds``, whatever the answers, then wait."""
+    tasks: list[asyncio.Task[None]] = []
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < seconds:
+        tasks.append(asyncio.create_task(one(n)))
+        n += 1
+        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+    await asyncio.gather(*tasks)
+
+
 async def user_id(client: httpx.AsyncClient) -> str:
     """The signed-in practitioner's Signpost user ID, from their home page."""
     home = await client.get("/home")
@@ -224,14 +238,7 @@ async def drive_api(
         elapsed = time.perf_counter() - started
         latencies[kind if answer.status_code == 200 else "errors"].append(elapsed)
 
-    tasks = []
-    start = time.perf_counter()
-    n = 0
-    while time.perf_counter() - start < seconds:
-        tasks.append(asyncio.create_task(one(n)))
-        n += 1
-        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-    await asyncio.gather(*tasks)
+    await open_loop(one, rate, seconds)
     await api.aclose()
     return latencies
 
@@ -274,14 +281,7 @@ async def drive(
         elapsed = time.perf_counter() - started
         latencies[kind if answer.status_code == 200 else "errors"].append(elapsed)
 
-    tasks = []
-    start = time.perf_counter()
-    n = 0
-    while time.perf_counter() - start < seconds:
-        tasks.append(asyncio.create_task(one(n)))
-        n += 1
-        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-    await asyncio.gather(*tasks)
+    await open_loop(one, rate, seconds)
     return latencies
 
 
