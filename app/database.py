@@ -25,7 +25,7 @@ from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 
@@ -149,6 +149,20 @@ class WriteUnitError(RuntimeError):
     """A write unit awaited something other than its transaction's queries."""
 
 
+class _SQLiteTransaction(SQLiteTransaction):
+    """Piccolo's transaction, but a failed write that SQLite has already rolled back itself (a
+    full disk or a size cap does, on ``SQLITE_FULL``) leaves that error standing: the ROLLBACK
+    that then finds no transaction must not replace it with one that reads as Signpost's fault."""
+
+    async def rollback(self) -> None:
+        try:
+            await super().rollback()  # type: ignore[no-untyped-call]  # Piccolo declares no types
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                raise
+            self._rolled_back = True
+
+
 class KeptSQLiteEngine(SQLiteEngine):
     """Piccolo's SQLite engine with two kept connections per process: one for reads, one for
     write units.
@@ -168,18 +182,27 @@ class KeptSQLiteEngine(SQLiteEngine):
     transaction) goes Piccolo's own way.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, max_page_count: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        #: Every connection's settings: the kept ones', and the size cap if the URL sets one.
+        self.pragmas = KEPT_CONNECTION_PRAGMAS + (
+            (f"PRAGMA max_page_count = {int(max_page_count)}",) if max_page_count else ()
+        )
         self._readers: dict[int, Any] = {}
         self._writer: ThreadPoolExecutor | None = None
         self._writer_connection: sqlite3.Connection | None = None
         self._turn: int | None = None  # the writers' lock file, open while the writer lives
         self._writer_thread: int | None = None
 
+    def transaction(
+        self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True
+    ) -> SQLiteTransaction:
+        return _SQLiteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
+
     async def get_connection(self) -> Any:
         """A connection for a Piccolo transaction, with the kept connections' settings."""
         connection = await super().get_connection()
-        for pragma in KEPT_CONNECTION_PRAGMAS:
+        for pragma in self.pragmas:
             await connection.execute(pragma)
         return connection
 
@@ -188,7 +211,7 @@ class KeptSQLiteEngine(SQLiteEngine):
         reader = self._readers.get(loop)
         if reader is None:
             reader = await aiosqlite.connect(**self.connection_kwargs)
-            for pragma in KEPT_CONNECTION_PRAGMAS:
+            for pragma in self.pragmas:
                 await reader.execute(pragma)
             reader.row_factory = dict_factory  # type: ignore[assignment]  # as Piccolo sets it
             self._readers[loop] = reader
@@ -200,10 +223,21 @@ class KeptSQLiteEngine(SQLiteEngine):
         if threading.get_ident() == self._writer_thread:
             raise WriteUnitError("a write unit must run its queries with tx.run(...)")
         if query_type != "generic" or query.lstrip()[:6].upper() != "SELECT":
-            return await super()._run_in_new_connection(query, args, query_type, table)
+            return await self._write_in_new_connection(query, args)
         reader = await self._reader()
         async with reader.execute(query, args or []) as cursor:
             return await cursor.fetchall()
+
+    async def _write_in_new_connection(self, query: str, args: list[Any] | None) -> Any:
+        """A statement outside a transaction that may write: Piccolo's own way (a connection
+        of its own, committed at once), with every connection's settings, the size cap too."""
+        async with aiosqlite.connect(**self.connection_kwargs) as connection:
+            for pragma in self.pragmas:
+                await connection.execute(pragma)
+            connection.row_factory = dict_factory  # type: ignore[assignment]  # as Piccolo sets it
+            async with connection.execute(query, args or []) as cursor:
+                await connection.commit()
+                return await cursor.fetchall()
 
     async def write(self, unit: WriteUnit[T]) -> T:
         if self._writer is None:
@@ -241,7 +275,7 @@ class KeptSQLiteEngine(SQLiteEngine):
     def _connect_writer(self) -> sqlite3.Connection:
         connection: sqlite3.Connection = sqlite3.connect(**self.connection_kwargs)
         connection.row_factory = dict_factory
-        for pragma in KEPT_CONNECTION_PRAGMAS:
+        for pragma in self.pragmas:
             connection.execute(pragma)
         # Its commits leave copying the write-ahead log into the database (a stall of tens of
         # milliseconds with the write lock held) to the background work (checkpoint_wal),
@@ -329,7 +363,11 @@ def make_engine(database: DatabaseUrl) -> AnyEngine:
         if database.sqlite_path is None:
             raise DatabaseError("no SQLite path")
         database.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        return KeptSQLiteEngine(path=str(database.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        return KeptSQLiteEngine(
+            path=str(database.sqlite_path),
+            timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+            max_page_count=database.sqlite_max_pages,
+        )
     return PostgresEngine(config={"dsn": database.dsn})
 
 

@@ -48,6 +48,10 @@ class DatabaseUrl:
     kind: Literal["sqlite", "postgres"]
     sqlite_path: Path | None = None
     dsn: str | None = None
+    #: ``sqlite:///path?max_page_count=N``: the most pages the file may grow to (SQLite's
+    #: ``PRAGMA max_page_count``, set on every connection): a cap on the database's size, so it
+    #: fails cleanly before the disk it shares fills.
+    sqlite_max_pages: int | None = None
 
     def describe(self) -> str:
         """A description safe to print: the SQLite path, or the PostgreSQL host and database."""
@@ -125,11 +129,18 @@ def _parse_database_url(value: str, data_dir: Path, problems: list[str]) -> Data
     if value == "":
         return DatabaseUrl(kind="sqlite", sqlite_path=data_dir / "signpost.sqlite3")
     if value.startswith("sqlite:///"):
-        path = value.removeprefix("sqlite:///")
+        path, _, options = value.removeprefix("sqlite:///").partition("?")
         if not path or "\x00" in path:
             problems.append("SIGNPOST_DATABASE_URL names no SQLite file (use sqlite:///path/to/file)")
             return DatabaseUrl(kind="sqlite", sqlite_path=data_dir / "signpost.sqlite3")
-        return DatabaseUrl(kind="sqlite", sqlite_path=Path(path))
+        max_pages = None
+        if options:
+            name, _, number = options.partition("=")
+            if name != "max_page_count" or not number.isascii() or not number.isdigit() or int(number) < 1:
+                problems.append("SIGNPOST_DATABASE_URL's only SQLite option is ?max_page_count=N (N pages)")
+            else:
+                max_pages = int(number)
+        return DatabaseUrl(kind="sqlite", sqlite_path=Path(path), sqlite_max_pages=max_pages)
     if value.startswith(("postgresql://", "postgres://")):
         try:
             parts = urlsplit(value)

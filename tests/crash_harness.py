@@ -120,7 +120,7 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         [SIGNPOST, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=Path(os.environ.get("SIGNPOST_TEST_SERVER_LOG", os.devnull)).open("ab"),  # noqa: SIM115
         start_new_session=True,  # its own process group: SIGKILL reaches every worker
     )
     deadline = time.monotonic() + 30

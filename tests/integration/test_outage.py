@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -160,6 +161,51 @@ async def test_a_full_disk_fails_writes_cleanly_and_the_service_recovers(small_d
             assert recorded(await record(client, child_id, f"{ROLE} after"))
             acknowledged.append(f"{ROLE} after")
         finally:
+            await client.aclose()
+    roles = [r[0] for r in await database.rows("SELECT role FROM involvement WHERE role LIKE 'Outage%'")]
+    assert sorted(roles) == sorted(acknowledged)  # the refused write left no row
+    assert database.integrity() == "ok"
+    assert _run("audit", "verify", env=env).returncode == 0
+
+
+async def test_a_capped_sqlite_file_fails_writes_cleanly_and_recovers_when_the_cap_is_raised(
+    tmp_path: Path,
+) -> None:
+    """The database's own size cap (``?max_page_count=N`` on the URL, SQLite's PRAGMA on every
+    connection) reached under the live server: 503 pages, no partial rows; raised, writes resume."""
+    port = _free_port()
+    env = deployment_env(tmp_path / "data", port)
+    code = prepare(env)
+    database = Database(env)
+    children = await _children(env, database)
+    path = tmp_path / "data" / "signpost.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    capped = {**env, "SIGNPOST_DATABASE_URL": f"sqlite:///{path}?max_page_count={pages + 3}"}
+    acknowledged: list[str] = []
+    child_id, given, family, born = children[0]
+    client: httpx.AsyncClient | None = None
+    try:
+        with running(capped, port):
+            client = await _enrol(f"http://127.0.0.1:{port}", "ada@riverside.example.org", code)
+            await _search(client, given, family, born)
+            refused = None
+            for n in range(400):
+                answer = await record(client, child_id, f"{ROLE} capped {n}")
+                if recorded(answer):
+                    acknowledged.append(f"{ROLE} capped {n}")
+                    continue
+                refused = answer
+                break
+            assert refused is not None, "the capped database never refused a write"
+            assert_clean_503(refused)
+        raised = {**env, "SIGNPOST_DATABASE_URL": f"sqlite:///{path}?max_page_count={pages + 10_000}"}
+        with running(raised, port):  # the operator raises the cap; the same session carries on
+            assert recorded(await record(client, child_id, f"{ROLE} after the cap"))
+            acknowledged.append(f"{ROLE} after the cap")
+    finally:
+        if client is not None:
             await client.aclose()
     roles = [r[0] for r in await database.rows("SELECT role FROM involvement WHERE role LIKE 'Outage%'")]
     assert sorted(roles) == sorted(acknowledged)  # the refused write left no row

@@ -80,6 +80,8 @@ def test_production_refuses_development_only_settings() -> None:
         ("SIGNPOST_DATABASE_URL", "mysql://x/y", "must start with sqlite:/// or postgresql://"),
         ("SIGNPOST_DATABASE_URL", "postgresql://host:notaport/db", "not a valid postgresql:// URL"),
         ("SIGNPOST_DATABASE_URL", "postgresql://host", "must name a host and a database"),
+        ("SIGNPOST_DATABASE_URL", "sqlite:///x.db?max_page_count=0", "only SQLite option is ?max_page_count"),
+        ("SIGNPOST_DATABASE_URL", "sqlite:///x.db?cache=shared", "only SQLite option is ?max_page_count"),
         ("SIGNPOST_ORIGIN", "signpost.example", "scheme and host only"),
         ("SIGNPOST_ORIGIN", "https://signpost.example/path", "scheme and host only"),
         ("SIGNPOST_ORIGIN", "https://a b", "spaces or control characters"),
@@ -123,6 +125,21 @@ def test_a_parent_domain_is_a_valid_rp_id() -> None:
         {"SIGNPOST_ORIGIN": "https://app.signpost.example", "SIGNPOST_RP_ID": "signpost.example"}
     )
     assert settings.rp_id == "signpost.example"
+
+
+def test_an_sqlite_url_may_cap_the_file_and_the_engine_sets_the_cap_on_its_connections(
+    tmp_path: Path,
+) -> None:
+    from app.database import KeptSQLiteEngine, make_engine
+
+    settings = load_settings({"SIGNPOST_DATABASE_URL": f"sqlite:///{tmp_path}/capped.db?max_page_count=5000"})
+    assert settings.database.sqlite_path == tmp_path / "capped.db"
+    assert settings.database.sqlite_max_pages == 5000
+    engine = make_engine(settings.database)
+    assert isinstance(engine, KeptSQLiteEngine)
+    assert "PRAGMA max_page_count = 5000" in engine.pragmas
+    uncapped = load_settings({"SIGNPOST_DATABASE_URL": f"sqlite:///{tmp_path}/plain.db"})
+    assert uncapped.database.sqlite_max_pages is None
 
 
 def test_postgres_url_is_described_without_credentials() -> None:
