@@ -20,7 +20,8 @@ from litestar.template.config import TemplateConfig
 GOVUK_MACROS = "govuk_frontend_jinja"
 _UK = ZoneInfo("Europe/London")
 #: Characters no HTML document may contain (control characters but tab and line breaks, and
-#: Unicode noncharacters), to delete: a form value shown again could carry them.
+#: Unicode noncharacters: U+FDD0 to U+FDEF, and the last two code points of each of the 17
+#: planes), to delete: a form value shown again could carry them.
 _NOT_IN_HTML = dict.fromkeys(
     [
         *range(0x09),
@@ -29,8 +30,7 @@ _NOT_IN_HTML = dict.fromkeys(
         *range(0x0E, 0x20),
         *range(0x7F, 0xA0),
         *range(0xFDD0, 0xFDF0),
-        0xFFFE,
-        0xFFFF,
+        *(plane * 0x10000 + last for plane in range(17) for last in (0xFFFE, 0xFFFF)),
     ]
 )
 

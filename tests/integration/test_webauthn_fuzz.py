@@ -4,7 +4,7 @@ any JSON at all or a real authenticator's answer with one part broken (a member 
 by any JSON value, or its base64url or CBOR garbled). No answer is a 5xx or a traceback, a broken
 answer never signs anyone in or registers a key, and every answer is JSON.
 
-``SIGNPOST_FUZZ_CASES`` sets the cases per ceremony (50 in the test command; docs/reliability.md
+``SIGNPOST_FUZZ_CASES`` sets the cases per ceremony (20 in the test command; docs/reliability.md
 records the 1,000-case run)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.identity_flow import FakeClock, csrf_token, enrolled, make_person, po
 from tests.pagecheck import CheckedClient
 from tests.softkey import SoftKey
 
-CASES = int(os.environ.get("SIGNPOST_FUZZ_CASES", "50"))
+CASES = int(os.environ.get("SIGNPOST_FUZZ_CASES", "20"))
 
 json_values = st.recursive(
     st.none()

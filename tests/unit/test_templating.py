@@ -11,6 +11,8 @@ from app.web.templating import make_template_config, printable
 
 def test_control_characters_and_noncharacters_are_dropped() -> None:
     assert printable("Zo\x1bë\x00 O'Brien\ufffe\x85") == "Zoë O'Brien"
+    assert printable("a\U0001fffeb\U0010ffffc\U0010fffe\ufdd0") == "abc"  # every plane's noncharacters
+    assert printable("\U0001f600 \U0010fffd") == "\U0001f600 \U0010fffd"  # the rest of a plane stays
     assert printable("line\nbreak\tand tab\r") == "line\nbreak\tand tab\r"  # allowed in HTML
     assert printable(42) == 42
 
