@@ -149,18 +149,25 @@ class WriteUnitError(RuntimeError):
     """A write unit awaited something other than its transaction's queries."""
 
 
+async def _apply(connection: Any, pragmas: tuple[str, ...]) -> None:
+    """Run each setting and read its answer to the end: a PRAGMA that answers with a row (as
+    ``max_page_count`` does) would otherwise leave its statement open, pinning the connection
+    to an old snapshot, so its next write fails with ``SQLITE_BUSY_SNAPSHOT``."""
+    for pragma in pragmas:
+        async with connection.execute(pragma) as cursor:
+            await cursor.fetchall()
+
+
 class _SQLiteTransaction(SQLiteTransaction):
     """Piccolo's transaction, but a failed write that SQLite has already rolled back itself (a
     full disk or a size cap does, on ``SQLITE_FULL``) leaves that error standing: the ROLLBACK
     that then finds no transaction must not replace it with one that reads as Signpost's fault."""
 
     async def rollback(self) -> None:
-        try:
-            await super().rollback()  # type: ignore[no-untyped-call]  # Piccolo declares no types
-        except sqlite3.OperationalError as exc:
-            if "no transaction is active" not in str(exc):
-                raise
+        if not self.connection.in_transaction:  # SQLite ended it itself: nothing to roll back
             self._rolled_back = True
+            return
+        await super().rollback()  # type: ignore[no-untyped-call]  # Piccolo declares no types
 
 
 class KeptSQLiteEngine(SQLiteEngine):
@@ -202,8 +209,7 @@ class KeptSQLiteEngine(SQLiteEngine):
     async def get_connection(self) -> Any:
         """A connection for a Piccolo transaction, with the kept connections' settings."""
         connection = await super().get_connection()
-        for pragma in self.pragmas:
-            await connection.execute(pragma)
+        await _apply(connection, self.pragmas)
         return connection
 
     async def _reader(self) -> Any:
@@ -211,8 +217,7 @@ class KeptSQLiteEngine(SQLiteEngine):
         reader = self._readers.get(loop)
         if reader is None:
             reader = await aiosqlite.connect(**self.connection_kwargs)
-            for pragma in self.pragmas:
-                await reader.execute(pragma)
+            await _apply(reader, self.pragmas)
             reader.row_factory = dict_factory  # type: ignore[assignment]  # as Piccolo sets it
             self._readers[loop] = reader
         return reader
@@ -232,8 +237,7 @@ class KeptSQLiteEngine(SQLiteEngine):
         """A statement outside a transaction that may write: Piccolo's own way (a connection
         of its own, committed at once), with every connection's settings, the size cap too."""
         async with aiosqlite.connect(**self.connection_kwargs) as connection:
-            for pragma in self.pragmas:
-                await connection.execute(pragma)
+            await _apply(connection, self.pragmas)
             connection.row_factory = dict_factory  # type: ignore[assignment]  # as Piccolo sets it
             async with connection.execute(query, args or []) as cursor:
                 await connection.commit()
@@ -276,7 +280,7 @@ class KeptSQLiteEngine(SQLiteEngine):
         connection: sqlite3.Connection = sqlite3.connect(**self.connection_kwargs)
         connection.row_factory = dict_factory
         for pragma in self.pragmas:
-            connection.execute(pragma)
+            connection.execute(pragma).fetchall()  # read to the end: see _apply
         # Its commits leave copying the write-ahead log into the database (a stall of tens of
         # milliseconds with the write lock held) to the background work (checkpoint_wal),
         # unless the log grows past about 40 MiB without it.
