@@ -946,16 +946,9 @@ def restore_command(source: Path, replace: bool, supersede_newer_checkpoints: bo
     keyring = open_keyring(settings)
     started = time.monotonic()
 
-    superseded: list[tuple[Path | None, int]] = []
-
-    async def go() -> tuple[Any, Any]:
+    async def go() -> Any:
         manifest = await backup.restore(settings, keyring, source, replace=replace)
-        if supersede_newer_checkpoints:
-            superseded.append(
-                backup.supersede_checkpoints(
-                    settings.checkpoint_dir, manifest.audit_head_seq, datetime.now(UTC)
-                )
-            )
+        click.echo(f"Restored the backup of {manifest.made_at} in {time.monotonic() - started:.1f} s.")
         engine = await _connect(settings)
         try:
             state = await database.migration_state()
@@ -964,25 +957,37 @@ def restore_command(source: Path, replace: bool, supersede_newer_checkpoints: bo
                     "restored, but the backup is from another Signpost version: run 'signpost migrate', "
                     "then 'signpost check'"
                 )
-            return manifest, await backup.verify_restored(settings, keyring, manifest)
+            aside, signed = None, manifest.audit_head_seq
+            if supersede_newer_checkpoints:  # only once the restored database is one we can run
+                aside, signed = backup.supersede_checkpoints(
+                    settings.checkpoint_dir, manifest.audit_head_seq, datetime.now(UTC)
+                )
+            if aside is not None:  # said at once: nothing after this may keep it quiet
+                click.echo(
+                    f"The audit trail had reached at least row {signed:,}; the backup ends at row "
+                    f"{manifest.audit_head_seq:,}, so at least {signed - manifest.audit_head_seq:,} audited "
+                    f"action(s) since the backup are lost. The checkpoints that prove it are kept in {aside}."
+                )
+            result = await backup.verify_restored(settings, keyring, manifest)
+            if aside is not None and result.ok:
+                # The trail itself records the loss, so it cannot be hidden by deleting a directory.
+                from app.audit import service as audit
+
+                await audit.record(
+                    "audit.checkpoints_superseded",
+                    audit.OPERATOR,
+                    at=datetime.now(UTC),
+                    detail={"restored_rows": manifest.audit_head_seq, "signed_rows": signed},
+                )
+            return result
         finally:
             await database.close(engine)
 
     try:
-        manifest, result = run(go())
+        result = run(go())
     except backup.BackupError as exc:
         fail(str(exc))
         return
-    click.echo(
-        f"Restored the backup of {manifest.made_at} in {time.monotonic() - started - result.seconds:.1f} s."
-    )
-    for aside, signed in superseded:
-        if aside is not None:
-            click.echo(
-                f"The audit trail had reached at least row {signed:,}; the backup ends at row "
-                f"{manifest.audit_head_seq:,}, so at least {signed - manifest.audit_head_seq:,} audited "
-                f"action(s) since the backup are lost. The checkpoints that prove it are kept in {aside}."
-            )
     click.echo(
         f"Verified in {result.seconds:.1f} s: {result.counts_checked} tables' row counts, "
         f"{result.fields_decrypted:,} encrypted fields, audit trail of {result.audit_rows:,} rows "

@@ -43,6 +43,7 @@ ACTION_LABELS: dict[str, str] = {
     "api_client.registered": "Registered a case-management system to use the API",
     "api_client.rotated": "Gave a case-management system a new API secret",
     "api_client.revoked": "Revoked a case-management system's API access",
+    "audit.checkpoints_superseded": "Backup restored: checkpoints of rows it lacks set aside",
     "api.refused": "API call refused: the practitioner named may not use this client",
     "on_behalf.started": "Started searching on behalf of someone without Signpost access",
     "on_behalf.ended": "Stopped searching on behalf of someone else",

@@ -6,6 +6,7 @@ database holding records is not restored over without --replace."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import subprocess
 import sys
@@ -118,6 +119,10 @@ def test_a_backup_older_than_the_newest_checkpoint_fails_until_its_newer_checkpo
     assert signpost("audit", "checkpoint", env=deployment).returncode == 0
     verified = signpost("audit", "verify", env=deployment)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    exported = signpost("audit", "export", env=deployment)
+    recorded = [json.loads(line) for line in exported.stdout.splitlines() if line.strip()]
+    [loss] = [row for row in recorded if row["action"] == "audit.checkpoints_superseded"]
+    assert json.loads(loss["detail"])["signed_rows"] > json.loads(loss["detail"])["restored_rows"]
 
 
 def test_a_tampered_or_incomplete_sqlite_backup_does_not_verify(tmp_path: Path) -> None:
