@@ -100,19 +100,22 @@ def response_for(exc: ProblemError) -> Response[Any]:
     )
 
 
-_PATH = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)")
-_REQUIRED = re.compile(r"missing required field `([A-Za-z_][A-Za-z0-9_]*)`")
+#: The decoder names the place at the end of its message ("... - at `$.family_name`").
+_PLACE = re.compile(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)`\s*$")
+_REQUIRED = re.compile(r"^Object missing required field `([A-Za-z_][A-Za-z0-9_]*)`")
 
-#: What a decoder's complaint means, in fixed words: the decoder's own message can quote what
-#: was sent (an enum value, an unknown member's name), and nothing sent may come back.
+#: What a decoder's complaint means, in fixed words, by how its message starts (a value the
+#: caller sent can appear later in a message, never at its start): the message itself can quote
+#: what was sent (an enum value, an unknown member's name), and nothing sent may come back.
 _MEANINGS = (
-    ("unknown field", "has a member this operation does not take"),
-    ("missing required field", "is required"),
+    ("object contains unknown field", "has a member this operation does not take"),
+    ("object missing required field", "is required"),
     ("invalid enum value", "is not one of the allowed values"),
-    ("length", "is too long or too short"),
-    ("date", "is not a date like 2014-02-28"),
+    ("expected `str` of length", "is too long or too short"),
+    ("expected `date`", "is not a date like 2014-02-28"),
+    ("invalid rfc3339 encoded date", "is not a date like 2014-02-28"),
     ("expected", "has the wrong type"),
-    ("malformed", "is not valid JSON"),
+    ("json is malformed", "is not valid JSON"),
 )
 
 
@@ -120,12 +123,12 @@ def _field_error(message: str, key: str, known_fields: frozenset[str]) -> FieldE
     """One decoder complaint as a field and a fixed detail. The field is named only when it is
     one of the operation's own members (never a name the caller made up)."""
     lowered = message.lower()
-    detail = next((meaning for words, meaning in _MEANINGS if words in lowered), "is not valid")
+    detail = next((meaning for start, meaning in _MEANINGS if lowered.startswith(start)), "is not valid")
     required = _REQUIRED.search(message)
-    path = _PATH.search(message)
-    name = required.group(1) if required else path.group(1) if path else key
-    field = name if name in known_fields and "unknown field" not in lowered else "body"
-    return FieldError(field=field, detail=detail)
+    place = _PLACE.search(message)
+    name = required.group(1) if required else place.group(1) if place else key
+    unknown = lowered.startswith("object contains unknown field")
+    return FieldError(field=name if name in known_fields and not unknown else "body", detail=detail)
 
 
 def validation_problem(exc: ValidationException, known_fields: frozenset[str] = frozenset()) -> ProblemError:

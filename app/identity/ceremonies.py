@@ -35,7 +35,13 @@ from webauthn.helpers.cose import COSEAlgorithmIdentifier
 
 # Every error py_webauthn raises for a response it cannot accept (a malformed structure included)
 # derives from WebAuthnException: the browser's JSON is untrusted input.
-from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.exceptions import (
+    InvalidPublicKeyStructure,
+    UnsupportedAlgorithm,
+    UnsupportedEC2Curve,
+    UnsupportedPublicKeyType,
+    WebAuthnException,
+)
 from webauthn.helpers.parse_authentication_credential_json import parse_authentication_credential_json
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
@@ -187,6 +193,16 @@ class Assertion:
     counter_regressed: bool
 
 
+#: What py_webauthn raises about the stored public key (corrupt, or an algorithm it no longer
+#: supports): Signpost's fault, never the browser's.
+_STORED_KEY_ERRORS = (
+    InvalidPublicKeyStructure,
+    UnsupportedPublicKeyType,
+    UnsupportedAlgorithm,
+    UnsupportedEC2Curve,
+)
+
+
 def verify_assertion(
     settings: Settings, response: dict[str, Any], challenge: bytes, key: KeyRecord
 ) -> Assertion:
@@ -207,6 +223,8 @@ def verify_assertion(
             credential_current_sign_count=0,
             require_user_verification=True,
         )
+    except _STORED_KEY_ERRORS:
+        raise  # the key Signpost stored is at fault, not the answer: a logged 500, not a refusal
     except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise CeremonyRefusedError(f"login: {exc}", "bad_assertion") from None
     if verified.credential_backed_up and not settings.allow_none_attestation:

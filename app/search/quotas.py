@@ -77,15 +77,9 @@ async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> bool:
     if count <= quota.limit:
         return True
     if count == quota.limit + 1 and actor.authority_id is not None:  # the first refusal: tell them
-        await alerts.raise_alert(
-            alerts.AlertKind.quota_breach,
-            authority_id=actor.authority_id,
-            at=now,
-            dedupe_key=key,
-            practitioner_id=None if quota.owner else actor.id,  # a client's quota: not one person's
-            tx=tx,
-        )
-        await audit.append(
+        # The entry names the practitioner, and an API client's quota the client too
+        # (``api_client:ID``, from the actor); the alert points at it.
+        [seq] = await audit.append(
             tx,
             [
                 audit.Entry(
@@ -96,6 +90,15 @@ async def use(tx: Tx, quota: Quota, actor: Actor, now: datetime) -> bool:
                     detail={"quota": quota.kind, "limit": quota.limit},
                 )
             ],
+        )
+        await alerts.raise_alert(
+            alerts.AlertKind.quota_breach,
+            authority_id=actor.authority_id,
+            at=now,
+            dedupe_key=key,
+            practitioner_id=None if quota.owner else actor.id,  # a client's quota: not one person's
+            audit_seq=seq,
+            tx=tx,
         )
     return False
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import sqlite3
+import traceback
 from typing import Any
 
 import asyncpg
@@ -88,7 +89,15 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
 
 
 def too_deep_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
-    """JSON nested deeper than the decoder can follow (``[[[[...]]]]``): bad input, not a fault."""
+    """JSON nested deeper than the decoder can follow (``[[[[...]]]]``): bad input, not a fault.
+    Any other recursion (a template's, Signpost's own) stays a logged 500."""
+    innermost = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        innermost = frame.f_code
+    if innermost is None or not (
+        "/litestar/" in innermost.co_filename and innermost.co_name.startswith("decode")
+    ):
+        return internal_error_handler(request, exc)
     log.info("request.too_deep on %s %s", request.method, request.url.path)
     if request.url.path.startswith("/api/"):
         return response_for(validation_problem(ValidationException(extra=[{"message": "JSON is malformed"}])))

@@ -458,6 +458,8 @@ async def test_api_quotas_count_against_the_named_practitioner_and_against_the_c
         view = {"reason": "assessment"}
         assert (await call(web, f"/records/{child.id}/views", secret, ada, view)).status_code == 200
         problem(await call(web, f"/records/{child.id}/views", secret, ada, view), 429, "api_view_quota_used")
+        [ada_views] = await UsageCounter.select().where(UsageCounter.key.like(f"view:{ada.id}:%")).run()
+        assert ada_views["uses"] == 1  # the refused view used none of Ada's own allowance
 
         clock.advance(hours=1)
         await (
