@@ -509,9 +509,18 @@ async def test_a_young_person_who_consents_while_a_run_is_deciding_keeps_their_r
 async def test_sunday_sweeps_every_record_and_catches_one_the_months_would_miss(
     engine: AnyEngine, keyring: Keyring
 ) -> None:
+    from app.records.service import turns_18_index
+
     authority = await make_authority()
     await run(keyring, date(2026, 11, 23))  # a Monday
-    adult = await a_child(keyring, authority, born=date(2007, 1, 1))  # written already 18
+    # Born in a month whose index value is none of those a weekday run reads (this month's and
+    # the invitation months' ahead, allowing up to a year): the keys are new each test, and one
+    # value in 64 would otherwise put the record in a bucket the weekday run reads.
+    read = {turns_18_index(keyring, date(2008 + (10 + k) // 12, (10 + k) % 12 + 1, 15)) for k in range(14)}
+    born = next(
+        date(2007, m, 1) for m in range(1, 13) if turns_18_index(keyring, date(2007, m, 1)) not in read
+    )
+    adult = await a_child(keyring, authority, born=born)  # written already 18
     weekday = await run(keyring, date(2026, 11, 24))
     assert not weekday.full_scan
     assert weekday.deleted_total == 0
