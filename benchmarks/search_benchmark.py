@@ -116,14 +116,16 @@ async def sample_children(
 
 def _sample_sqlite(data_dir: Path, count: int) -> list[tuple[int, bytes, bytes, bytes]]:
     with sqlite3.connect(data_dir / "signpost.sqlite3") as database:
-        top = database.execute("SELECT max(rowid) FROM child").fetchone()[0]
+        # Row IDs are time-ordered 63-bit numbers, so draw between the smallest and the largest
+        # (drawing from 1 would land below every ID and pick the first child every time).
+        low, high = database.execute("SELECT min(rowid), max(rowid) FROM child").fetchone()
         rng = random.Random(7)
         rows: list[tuple[int, bytes, bytes, bytes]] = []
         while len(rows) < count:
             row = database.execute(
                 "SELECT id, family_name, date_of_birth, address FROM child "
                 "WHERE rowid >= ? AND shielded = 0 AND address IS NOT NULL LIMIT 1",
-                (rng.randint(1, top),),
+                (rng.randint(low, high),),
             ).fetchone()
             if row is not None:
                 rows.append(row)
