@@ -11,6 +11,10 @@ from app.crypto.keyring import Keyring
 from app.identity.sessions import SessionState
 
 TABLE = "on_behalf_of"
+# Read on every search and record view: a fixed statement, not a query built each time.
+_ACTING_FOR = (
+    'SELECT * FROM "on_behalf_of" WHERE "session_id" = {} AND "ended_at" IS NULL ORDER BY "id" DESC LIMIT 1'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +43,7 @@ async def acting_for(keyring: Keyring, session: SessionState | None) -> Person |
     """Whom this session is searching for now, if anyone."""
     if session is None:
         return None
-    rows = (
-        await OnBehalfOf.select()
-        .where((OnBehalfOf.session_id == session.id) & OnBehalfOf.ended_at.is_null())
-        .order_by(OnBehalfOf.id, ascending=False)
-        .limit(1)
-        .run()
-    )
+    rows = await OnBehalfOf.raw(_ACTING_FOR, session.id).run()
     return _decrypt(keyring, rows[0]) if rows else None
 
 

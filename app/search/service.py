@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from piccolo.querystring import QueryString
-
 from app.audit import alerts
 from app.audit import service as audit
 from app.audit.service import Actor, Entry
@@ -27,6 +25,7 @@ from app.database import Tx
 from app.records.codes import Gender
 from app.records.ids import parse_signpost_id
 from app.records.normalise import name_dob_key, normalise_name, normalise_postcode
+from app.records.schemas import Address
 from app.records.service import NAME_DOB, decode_address
 from app.records.tables import Child, FormerName
 from app.records.validation import is_name, is_postcode
@@ -138,22 +137,18 @@ class Found:
     results: tuple[Result, ...]  # empty unless 1 to MAX_RESULTS matched
 
 
+# What a candidate's tests and a result need, read with fixed statements: a search runs on
+# every practitioner's request, and building the query through the ORM cost more than running it.
 _COLUMNS = (
-    Child.id,
-    Child.signpost_id,
-    Child.local_authority,
-    Child.given_name,
-    Child.family_name,
-    Child.date_of_birth,
-    Child.gender,
-    Child.address,
-    Child.shielded,
+    '"id", "signpost_id", "local_authority", "given_name", "family_name", "date_of_birth", '
+    '"gender", "address", "shielded"'
 )
+_BY_SIGNPOST_ID = f'SELECT {_COLUMNS} FROM "child" WHERE "signpost_id" = {{}}'  # noqa: S608
 
 
 async def _candidates(keyring: Keyring, criteria: Criteria) -> list[dict[str, Any]]:
     if criteria.signpost_id:
-        return list(await Child.select(*_COLUMNS).where(Child.signpost_id == criteria.signpost_id).run())
+        return list(await Child.raw(_BY_SIGNPOST_ID, criteria.signpost_id).run())
     if criteria.family_name is None or criteria.date_of_birth is None:
         return []
     values = keyring.blind_index_candidates(
@@ -163,18 +158,67 @@ async def _candidates(keyring: Keyring, criteria: Criteria) -> list[dict[str, An
     # PostgreSQL (an OR of the two makes PostgreSQL read the whole table). Only placeholders
     # are written into the SQL; the values are bound.
     marks = ", ".join("{}" for _ in values)
-    wanted = QueryString(
-        f'SELECT "id" FROM "child" WHERE "bidx_name_dob" IN ({marks}) '  # noqa: S608
-        f'UNION SELECT "child" FROM "former_name" WHERE "bidx_name_dob" IN ({marks})',
-        *values,
-        *values,
+    return list(
+        await Child.raw(
+            f'SELECT {_COLUMNS} FROM "child" WHERE "id" IN ('  # noqa: S608
+            f'SELECT "id" FROM "child" WHERE "bidx_name_dob" IN ({marks}) '
+            f'UNION SELECT "child" FROM "former_name" WHERE "bidx_name_dob" IN ({marks}))',
+            *values,
+            *values,
+        ).run()
     )
-    return list(await Child.select(*_COLUMNS).where(Child.id.is_in(wanted)).run())
 
 
 def _plain(keyring: Keyring, column: str, row: Mapping[str, Any], table: str = "child") -> str | None:
     blob = row[column]
     return None if blob is None else keyring.decrypt(f"{table}.{column}", row["id"], bytes(blob))
+
+
+class _Candidate:
+    """A candidate row whose columns are decrypted when first needed, and only once.
+
+    At national scale a family name and date of birth find a few dozen rows (the blind index's
+    k-anonymity and namesakes born the same day), and almost all of them fail a test: each is
+    decrypted only as far as the test that drops it.
+    """
+
+    __slots__ = ("_keyring", "_plain", "row")
+
+    def __init__(self, keyring: Keyring, row: Mapping[str, Any]) -> None:
+        self._keyring = keyring
+        self.row = row
+        self._plain: dict[str, str | None] = {}
+
+    def plain(self, column: str) -> str | None:
+        if column not in self._plain:
+            self._plain[column] = _plain(self._keyring, column, self.row)
+        return self._plain[column]
+
+    @property
+    def born(self) -> date:
+        return date.fromisoformat(self.plain("date_of_birth") or "")
+
+    @property
+    def gender(self) -> Gender:
+        return Gender(self.plain("gender") or Gender.not_specified)
+
+    @property
+    def address(self) -> Address | None:
+        return decode_address(self.plain("address"))
+
+    def result(self) -> Result:
+        address = self.address
+        return Result(
+            child_id=self.row["id"],
+            signpost_id=self.row["signpost_id"],
+            given_name=self.plain("given_name") or "",
+            family_name=self.plain("family_name") or "",
+            date_of_birth=self.born,
+            gender=self.gender,
+            town=address.town if address else None,
+            shielded=bool(self.row["shielded"]),
+            authority_id=self.row["local_authority"],
+        )
 
 
 async def _former_names(keyring: Keyring, child_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
@@ -189,64 +233,55 @@ async def _former_names(keyring: Keyring, child_ids: list[int]) -> dict[int, lis
     return names
 
 
-async def find(keyring: Keyring, criteria: Criteria) -> Found:
-    """Run a search (no audit: see :func:`search`)."""
-    rows = await _candidates(keyring, criteria)
+async def _matching(keyring: Keyring, criteria: Criteria, candidates: list[_Candidate]) -> list[_Candidate]:
+    """The candidates that match a name search exactly, tested cheapest first: the date of
+    birth (which drops the blind index's collisions), then gender and postcode if asked for
+    (which drop namesakes born the same day), then the name, current or former."""
     wanted_family = normalise_name(criteria.family_name or "")
     wanted_given = normalise_name(criteria.given_name or "")
 
     def named(given: str, family: str) -> bool:
         return family == wanted_family and (not wanted_given or given == wanted_given)
 
-    exact = criteria.signpost_id is None  # a name search: filter the blind index's candidates
-    matches: list[Result] = []
-    for row in rows:
-        # Cheapest test first: most candidates share only the truncated index value, and fail
-        # on the date of birth after one decryption instead of six.
-        born = date.fromisoformat(_plain(keyring, "date_of_birth", row) or "")
-        if exact and born != criteria.date_of_birth:
+    kept: list[_Candidate] = []
+    for candidate in candidates:
+        if candidate.born != criteria.date_of_birth:
             continue
-        gender = Gender(_plain(keyring, "gender", row) or Gender.not_specified)
-        if exact and criteria.gender and gender != criteria.gender:
+        if criteria.gender and candidate.gender != criteria.gender:
             continue
-        address = decode_address(_plain(keyring, "address", row))
-        if (
-            exact
-            and criteria.postcode
-            and (address is None or normalise_postcode(address.postcode) != criteria.postcode)
-        ):
-            continue
-        matches.append(
-            Result(
-                child_id=row["id"],
-                signpost_id=row["signpost_id"],
-                given_name=_plain(keyring, "given_name", row) or "",
-                family_name=_plain(keyring, "family_name", row) or "",
-                date_of_birth=born,
-                gender=gender,
-                town=address.town if address else None,
-                shielded=bool(row["shielded"]),
-                authority_id=row["local_authority"],
-            )
-        )
-    if exact:
-        # Former names are read only for candidates whose current name does not match.
-        unnamed = {
-            r.child_id
-            for r in matches
-            if not named(normalise_name(r.given_name), normalise_name(r.family_name))
-        }
-        former = await _former_names(keyring, sorted(unnamed))
-        matches = [
-            r
-            for r in matches
-            if r.child_id not in unnamed or any(named(g, f) for g, f in former.get(r.child_id, []))
-        ]
-    if not matches:
+        if criteria.postcode:
+            address = candidate.address
+            if address is None or normalise_postcode(address.postcode) != criteria.postcode:
+                continue
+        kept.append(candidate)
+
+    def named_now(candidate: _Candidate) -> bool:  # the given name decrypted only if asked for
+        if normalise_name(candidate.plain("family_name") or "") != wanted_family:
+            return False
+        return not wanted_given or normalise_name(candidate.plain("given_name") or "") == wanted_given
+
+    # Former names are read only for candidates whose current name does not match.
+    unnamed = {c.row["id"] for c in kept if not named_now(c)}
+    former = await _former_names(keyring, sorted(unnamed))
+    return [
+        c
+        for c in kept
+        if c.row["id"] not in unnamed or any(named(g, f) for g, f in former.get(c.row["id"], []))
+    ]
+
+
+async def find(keyring: Keyring, criteria: Criteria) -> Found:
+    """Run a search (no audit: see :func:`search`)."""
+    candidates = [_Candidate(keyring, row) for row in await _candidates(keyring, criteria)]
+    if criteria.signpost_id is None:  # a name search: filter the blind index's candidates
+        candidates = await _matching(keyring, criteria, candidates)
+    if not candidates:
         return Found("no_match", 0, ())
-    if len(matches) > MAX_RESULTS:
-        return Found("too_many", len(matches), ())
-    matches.sort(key=lambda r: (r.family_name, r.given_name, r.signpost_id))
+    if len(candidates) > MAX_RESULTS:
+        return Found("too_many", len(candidates), ())
+    matches = sorted(
+        (c.result() for c in candidates), key=lambda r: (r.family_name, r.given_name, r.signpost_id)
+    )
     return Found("success", len(matches), tuple(matches))
 
 

@@ -14,6 +14,7 @@ from msgspec.structs import replace
 from app.audit.tables import Alert, AuditEntry
 from app.crypto.keyring import Keyring
 from app.identity.service import Role
+from app.records.codes import Gender
 from app.records.ids import format_signpost_id
 from app.records.schemas import ChildRecord, PersonName
 from app.records.service import create_child
@@ -112,6 +113,43 @@ async def test_names_are_normalised_and_former_names_found(web: CheckedClient, z
         "No children match"
         in (await find(web, family_name="O'Brien-Smith", given_name="Zoe", **other_day)).text
     )
+
+
+async def test_namesakes_born_the_same_day_are_told_apart_by_the_third_identifier(
+    web: CheckedClient, searcher: Person, keyring: Keyring, zoe: ChildRecord
+) -> None:
+    """At national scale a family name and date of birth are shared by dozens of children; the
+    third identifier (and a former name's own given name) must tell them apart exactly."""
+    authority = searcher.authority_id
+    await create_child(
+        keyring, replace(child_details(authority, postcode="NB4 1AA"), gender=Gender.male)
+    )  # Zoë again, a boy elsewhere
+    await create_child(keyring, child_details(authority, given_name="Ava"))  # Zoë's postcode
+    former = (PersonName(given_name="Nia", family_name="O'Brien-Smith"),)
+    await create_child(
+        keyring,
+        child_details(
+            authority, given_name="Lily", family_name="Pike", postcode="NB9 9ZZ", former_names=former
+        ),
+    )
+
+    async def shown(**fields: str) -> list[str]:
+        answer = await find(web, family_name="O'Brien-Smith", **BORN, **fields)
+        assert answer.status_code == 200, answer.text
+        return sorted(
+            name
+            for name in ("Zoë O&#39;Brien-Smith", "Ava O&#39;Brien-Smith", "Lily Pike")
+            for _ in range(answer.text.count(f">{name}<"))
+        )
+
+    assert await shown(postcode="nb12 3xy") == ["Ava O&#39;Brien-Smith", "Zoë O&#39;Brien-Smith"]
+    assert await shown(postcode="NB4 1AA") == ["Zoë O&#39;Brien-Smith"]
+    assert await shown(given_name="Zoe") == ["Zoë O&#39;Brien-Smith", "Zoë O&#39;Brien-Smith"]
+    assert await shown(gender="male") == ["Zoë O&#39;Brien-Smith"]
+    assert await shown(given_name="Nia") == ["Lily Pike"]  # her former name, with its given name
+    assert await shown(postcode="NB9 9ZZ") == ["Lily Pike"]
+    assert await shown(given_name="Lily") == []  # her given name now, with her family name then
+    assert await shown(postcode="NB1 1AA") == []
 
 
 async def test_a_signpost_id_finds_exactly_that_child(web: CheckedClient, zoe: ChildRecord) -> None:
