@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from app.audit import alerts
 from app.audit import service as audit
@@ -92,36 +91,32 @@ async def authority_of(child_id: int) -> int | None:
     return int(rows[0]["local_authority"]) if rows else None
 
 
-def shown_lately(practitioner_id: int, child_id: int, now: datetime, since: datetime | None = None) -> Any:
-    """The query: did a search show this child to this practitioner in the last day (and after
-    ``since``)?"""
-    start = now - OPEN_AFTER_SEARCH if since is None else max(now - OPEN_AFTER_SEARCH, since)
-    return AuditEntry.exists().where(
-        (AuditEntry.child_id == child_id)
-        & (AuditEntry.actor_id == practitioner_id)
-        & (AuditEntry.action == "record.result_returned")
-        & (AuditEntry.at >= start)
-    )
+# Every record view reads these: fixed statements, not ORM queries built each time.
+_MOVED_AT = 'SELECT "moved_at" FROM "child" WHERE "id" = {}'
+#: Whether a search showed this child to this practitioner since a time: one index range
+#: (``audit_entry_child_actor``), never a read of every entry about the child.
+SHOWN_LATELY = (
+    'SELECT 1 FROM "audit_entry" WHERE "child_id" = {} AND "actor_id" = {} '
+    'AND "action" = \'record.result_returned\' AND "at" >= {} LIMIT 1'
+)
+_INVOLVED = (
+    'SELECT 1 FROM "involvement" WHERE "child" = {} AND "recorded_by" = {} AND "end_date" IS NULL LIMIT 1'
+)
+_AUTHORITY = 'SELECT * FROM "local_authority" WHERE "id" = {}'
+_SETTING = 'SELECT "name", "telephone" FROM "education_setting" WHERE "id" = {}'
+_GP = 'SELECT "name", "telephone" FROM "gp_practice" WHERE "id" = {}'
 
 
 async def may_open(practitioner_id: int, child_id: int, now: datetime) -> bool:
     """Shown to this practitioner by a search lately, or they are involved with the child. A
     search from before a feed moved the record to another authority no longer counts: the old
     authority's people keep access only through an active involvement."""
-    moved = await Child.select(Child.moved_at).where(Child.id == child_id).run()
+    moved = await Child.raw(_MOVED_AT, child_id).run()
     since = moved[0]["moved_at"] if moved else None
-    shown = await shown_lately(practitioner_id, child_id, now, since).run()
-    if shown:
+    start = now - OPEN_AFTER_SEARCH if since is None else max(now - OPEN_AFTER_SEARCH, since)
+    if await AuditEntry.raw(SHOWN_LATELY, child_id, practitioner_id, start).run():
         return True
-    return bool(
-        await Involvement.exists()
-        .where(
-            (Involvement.child == child_id)
-            & (Involvement.recorded_by == practitioner_id)
-            & Involvement.end_date.is_null()
-        )
-        .run()
-    )
+    return bool(await Involvement.raw(_INVOLVED, child_id, practitioner_id).run())
 
 
 async def is_shielded(child_id: int) -> bool:
@@ -204,7 +199,7 @@ async def open_record(
     quotas.check(quota, viewer, now)
     record = await load_child(keyring, child_id)
     details = record.details
-    rows = await LocalAuthority.select().where(LocalAuthority.id == details.local_authority_id).run()
+    rows = await LocalAuthority.raw(_AUTHORITY, details.local_authority_id).run()
     authority = rows[0]
     team = team_view and viewer.role == "la_admin" and viewer.authority_id == details.local_authority_id
     breaking = session_id if breaking_glass and details.shielded and not team else None  # its session
@@ -298,14 +293,12 @@ async def open_record(
         )
     education = None
     if details.education_setting_id is not None:
-        rows = (
-            await EducationSetting.select().where(EducationSetting.id == details.education_setting_id).run()
-        )
+        rows = await EducationSetting.raw(_SETTING, details.education_setting_id).run()
         if rows:
             education = (rows[0]["name"], rows[0]["telephone"], details.education_start_date)
     gp = None
     if details.gp_practice_id is not None:
-        rows = await GpPractice.select().where(GpPractice.id == details.gp_practice_id).run()
+        rows = await GpPractice.raw(_GP, details.gp_practice_id).run()
         if rows:
             gp = (rows[0]["name"], rows[0]["telephone"])
     return replace(

@@ -169,9 +169,16 @@ async def create_child(keyring: Keyring, child: ChildDetails) -> ChildRecord:
     return ChildRecord(id=child_id, signpost_id=signpost_id, details=child)
 
 
+# Every record view reads these: fixed statements, not ORM queries built each time.
+_CHILD = 'SELECT * FROM "child" WHERE "id" = {}'
+_FORMER_NAMES = 'SELECT * FROM "former_name" WHERE "child" = {} ORDER BY "id"'
+_CARERS = 'SELECT * FROM "carer" WHERE "child" = {} ORDER BY "id"'
+_INVOLVEMENTS = 'SELECT * FROM "involvement" WHERE "child" = {} ORDER BY "id"'
+
+
 async def load_child(keyring: Keyring, child_id: int, tx: Tx | None = None) -> ChildRecord:
     """Decrypt one child and everything attached to it (inside the write unit ``tx`` if given)."""
-    rows = await run(tx, Child.select().where(Child.id == child_id))
+    rows = await run(tx, Child.raw(_CHILD, child_id))
     if not rows:
         raise RecordNotFoundError(child_id)
     row = rows[0]
@@ -180,11 +187,9 @@ async def load_child(keyring: Keyring, child_id: int, tx: Tx | None = None) -> C
         blob = data[column]
         return None if blob is None else keyring.decrypt(f"{table}.{column}", data["id"], bytes(blob))
 
-    former = await run(tx, FormerName.select().where(FormerName.child == child_id).order_by(FormerName.id))
-    carers = await run(tx, Carer.select().where(Carer.child == child_id).order_by(Carer.id))
-    involvements = await run(
-        tx, Involvement.select().where(Involvement.child == child_id).order_by(Involvement.id)
-    )
+    former = await run(tx, FormerName.raw(_FORMER_NAMES, child_id))
+    carers = await run(tx, Carer.raw(_CARERS, child_id))
+    involvements = await run(tx, Involvement.raw(_INVOLVEMENTS, child_id))
     details = ChildDetails(
         given_name=plain("child", "given_name", row) or "",
         family_name=plain("child", "family_name", row) or "",

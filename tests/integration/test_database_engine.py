@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from piccolo.querystring import QueryString
 
 from app.audit import service as audit
 from app.audit.tables import AuditEntry
@@ -21,7 +22,7 @@ from app.database import (
     write_transaction,
     write_unit,
 )
-from app.records.access import shown_lately
+from app.records.access import SHOWN_LATELY
 from app.records.tables import LocalAuthority
 from tests.factories import make_authority
 
@@ -148,7 +149,7 @@ async def test_opening_a_record_asks_the_audit_trail_through_one_index(engine: A
     assert "audit_entry_child_actor" in indexes
     assert "audit_entry_child_id" not in indexes  # its prefix serves every query by child
     if isinstance(engine, KeptSQLiteEngine):
-        sql = str(shown_lately(2, 1, T0).querystrings[0])  # the query may_open runs, values inlined
+        sql = str(QueryString(SHOWN_LATELY, 1, 2, T0))  # the query may_open runs, values inlined
         plan = " ".join(str(row) for row in await engine.run_ddl(f"EXPLAIN QUERY PLAN {sql}"))
         assert "audit_entry_child_actor (child_id=? AND actor_id=? AND action=? AND at>?)" in plan
 
