@@ -232,7 +232,14 @@ class KeptSQLiteEngine(SQLiteEngine):
         reader = await self._reader()
         # One trip to the reader's thread (statement and rows together), not three (execute,
         # fetch, close): on a warm cache the trips cost more than the query.
-        return await reader.execute_fetchall(query, args or [])
+        try:
+            return await reader.execute_fetchall(query, args or [])
+        except Exception as exc:
+            # A read that failed partway through its rows (a converter refusing a value) leaves
+            # its cursor alive in the traceback's frames, and an unfinished statement keeps the
+            # reader on that snapshot for as long as the error is held. Dropping those frames
+            # closes the cursor now (tests/unit/test_sqlite_reader.py).
+            raise exc.with_traceback(None) from None
 
     async def _write_in_new_connection(self, query: str, args: list[Any] | None) -> Any:
         """A statement outside a transaction that may write: Piccolo's own way (a connection
