@@ -27,8 +27,11 @@ async def seeded_children(data_dir: Path) -> list[ChildDetails]:
     engine = database.make_engine(DatabaseUrl(kind="sqlite", sqlite_path=data_dir / "signpost.sqlite3"))
     database.use_engine(engine)
     keyring = Keyring(data_dir / "keys")
-    ids = [r["id"] for r in await Child.select(Child.id).order_by(Child.signpost_id).run()]
-    return [(await load_child(keyring, child_id)).details for child_id in ids]
+    try:  # closed, or its reader's thread keeps the test process from exiting
+        ids = [r["id"] for r in await Child.select(Child.id).order_by(Child.signpost_id).run()]
+        return [(await load_child(keyring, child_id)).details for child_id in ids]
+    finally:
+        await database.close(engine)
 
 
 def seed(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -122,7 +125,10 @@ async def test_a_bulk_load_builds_its_deferred_indexes_and_an_interrupted_one_is
     engine = database.make_engine(DatabaseUrl(kind="sqlite", sqlite_path=path))
     database.use_engine(engine)
     Keyring(tmp_path / "keys", create=True)
-    contexts = await seeding.ensure_authorities(4, 1, 500)
+    try:  # closed, or its reader's thread keeps the test process from exiting
+        contexts = await seeding.ensure_authorities(4, 1, 500)
+    finally:
+        await database.close(engine)
     plan = seeding.make_plan(tmp_path / "keys", contexts, date(2026, 11, 24), source="synthetic")
     monkeypatch.setattr(seeding, "DEFER_INDEXES_FROM", 100)
     dropped: list[list[str]] = []
